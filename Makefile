@@ -1,0 +1,54 @@
+# Two commands matter: `make run` and `make test`. Everything else is reachable from them.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+DATA ?= data
+DEMO_BUNDLE := $(DATA)/bundles/demo/bundle.json
+PORT ?= 8501
+export PYTHONUNBUFFERED := 1
+
+.PHONY: run test demo bench venv test-deps browser clean help
+
+help:
+	@echo "make run    set up and start the app (builds demo models if missing)"
+	@echo "make test   set up test dependencies and run every test"
+	@echo "make demo   regenerate the synthetic cohorts and retrain the demo bundle"
+	@echo "make bench  print throughput and latency benchmarks"
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.test: $(VENV)/.runtime requirements-test.txt
+	$(PY) -m pip install -q -r requirements-test.txt
+	touch $@
+
+venv: $(VENV)/.runtime
+test-deps: $(VENV)/.test browser
+
+# Debian's chromium for the real-browser test; Playwright never downloads one.
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else echo "chromium missing: sudo apt-get install chromium (the browser test will be skipped)"; fi; }
+
+$(DEMO_BUNDLE): | $(VENV)/.runtime
+	$(PY) -m core.demo --data $(DATA)
+
+run: $(VENV)/.runtime $(DEMO_BUNDLE)
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+
+demo: $(VENV)/.runtime
+	$(PY) -m core.demo --data $(DATA) --force
+
+test: test-deps
+	$(PY) -m pytest -q
+
+bench: $(VENV)/.runtime
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,35 @@
+"""``python -m bench [NAME ...]``: run the benchmarks and print their tables.
+
+Each module in :data:`BENCHES` exposes ``main() -> None`` and prints its own table, with
+absolute figures, the machine, and a ratio against a reference run in the same process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import platform
+import sys
+
+BENCHES = ["bench.preprocess"]
+
+
+def machine() -> str:
+    """One line naming the machine, printed above every table."""
+    cpu = platform.processor() or platform.machine()
+    return f"{platform.node()} {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(level=logging.WARNING)
+    wanted = [b for b in BENCHES if not argv or b.split(".")[-1] in argv]
+    print(f"# machine: {machine()}")
+    for name in wanted:
+        print(f"\n## {name}")
+        importlib.import_module(name).main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

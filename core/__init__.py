@@ -1,0 +1,1 @@
+"""Core logic of the aneurysm review app. Never imports Streamlit."""

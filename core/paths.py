@@ -1,0 +1,35 @@
+"""Where the app keeps its data. One place, overridable by environment variables.
+
+``REVIEW_DATA_DIR`` (default ``./data``) holds the demo bundle, the demo cohorts, cached
+cohort predictions and the SQLite verdict database. ``REVIEW_BUNDLE`` points the app at
+another bundle directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["data_dir", "demo_bundle_dir", "demo_cohort_dir", "configured_bundle_dir", "ASSETS"]
+
+#: Committed sample cases and static files.
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("REVIEW_DATA_DIR", "data")).resolve()
+
+
+def demo_bundle_dir() -> Path:
+    return data_dir() / "bundles" / "demo"
+
+
+def demo_cohort_dir(split: str) -> Path:
+    """``split`` is ``train`` or ``heldout``."""
+    return data_dir() / "cohorts" / f"demo-{split}"
+
+
+def configured_bundle_dir() -> Path:
+    """The bundle the app uses when the user has not picked one: ``REVIEW_BUNDLE`` or demo."""
+    env = os.environ.get("REVIEW_BUNDLE")
+    return Path(env).resolve() if env else demo_bundle_dir()
