@@ -20,13 +20,14 @@ def data_dir() -> Path:
     return Path(os.environ.get("REVIEW_DATA_DIR", "data")).resolve()
 
 
-def demo_bundle_dir() -> Path:
-    return data_dir() / "bundles" / "demo"
+def demo_bundle_dir(root: Path | None = None) -> Path:
+    """The demo bundle under ``root`` (default :func:`data_dir`)."""
+    return (root or data_dir()) / "bundles" / "demo"
 
 
-def demo_cohort_dir(split: str) -> Path:
-    """``split`` is ``train`` or ``heldout``."""
-    return data_dir() / "cohorts" / f"demo-{split}"
+def demo_cohort_dir(split: str, root: Path | None = None) -> Path:
+    """``split`` is ``train`` or ``heldout``; under ``root`` (default :func:`data_dir`)."""
+    return (root or data_dir()) / "cohorts" / f"demo-{split}"
 
 
 def configured_bundle_dir() -> Path:

@@ -1,0 +1,133 @@
+"""Single-case latency: our two-stage path against the original way, in one process.
+
+Ours (:func:`core.models.inference.run_case`): each model runs once on all its views, and
+the stage-1 scores come out of the batched Grad-CAM pass (gradients start at the hooked
+layer). Reference, as the original scripts did it: one image at a time for every model,
+then a separate forward+backward per image for Grad-CAM with the stock pytorch-grad-cam
+class on a trainable copy of the model. Preprocessing is the same function in both.
+
+Models: the demo bundle when ``core.paths.demo_bundle_dir()`` holds one, else randomly
+initialised demo-profile models (same sizes; speed does not depend on the weights).
+The case: one synthetic 8-view patient with images 1000 pixels high.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from pytorch_grad_cam import GradCAM
+from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+from core.case import Case, SourceInfo, ViewImage
+from core.device import describe_device
+from core.models.build import build_model
+from core.models.bundle import Bundle, load_bundle, save_bundle
+from core.models.calibration import calibrate
+from core.models.inference import preprocess_case, run_case
+from core.models.inputs import model_batch
+from core.models.registry import get_spec
+from core.paths import demo_bundle_dir
+from core.schema import LOCATIONS, view_info
+from core.synth.cohort import generate_patient
+from core.training.profiles import get_profile
+
+__all__ = ["main"]
+
+REPEATS = 5
+STEPS = ("preprocess", "stage1", "stage2", "cam")
+
+
+def _bundle(tmp: Path) -> tuple[Bundle, str]:
+    if (demo_bundle_dir() / "bundle.json").is_file():
+        return load_bundle(demo_bundle_dir()), f"demo bundle {demo_bundle_dir()}"
+    profile = get_profile("demo")
+    specs = {r: get_spec(profile.stage(r).key, size=profile.stage(r).size) for r in
+             ("stage1", "anterior", "posterior")}  # fmt: skip
+    models = {r: build_model(s, seed=0) for r, s in specs.items()}
+    rng = np.random.default_rng(0)
+    thresholds = calibrate(rng.random(20), {c: rng.random(20) for c in LOCATIONS})
+    path = save_bundle(tmp / "bench", models, specs, thresholds)
+    return load_bundle(path), "random-init demo-profile models (no demo bundle found)"
+
+
+def _case() -> Case:
+    labels = dict.fromkeys(LOCATIONS, 0) | {"L_MCA": 1}
+    views = generate_patient(1, labels, np.random.default_rng(1), heights=(1000, 1000))
+    return Case("1", {v: ViewImage(v, img, SourceInfo(f"1{v}.jpg", "jpeg"))
+                      for v, (img, _) in views.items()})  # fmt: skip
+
+
+def _reference(bundle: Bundle, case: Case, trainable: torch.nn.Module) -> dict[str, float]:
+    """The original way: per image, per model, and a separate CAM pass per image.
+
+    ``trainable`` is a copy of the stage-1 model with gradients on, as the original scripts
+    had it (stock Grad-CAM needs them); it is made outside the timed region.
+    """
+    t0 = time.perf_counter()
+    clean = preprocess_case(case)
+    t1 = time.perf_counter()
+    s1_spec, s1 = bundle.spec("stage1"), bundle.model("stage1")
+    for cv in clean.values():
+        with torch.no_grad():
+            s1(model_batch([cv.image], s1_spec.input, bundle.device))
+    t2 = time.perf_counter()
+    for v, cv in clean.items():
+        spec = bundle.spec(view_info(v).circulation)  # type: ignore[arg-type]
+        with torch.no_grad():
+            bundle.model(spec.role)(model_batch([cv.image], spec.input, bundle.device))
+    t3 = time.perf_counter()
+    layer = trainable.get_submodule(s1_spec.cam_layer)
+    for cv in clean.values():
+        x = model_batch([cv.image], s1_spec.input, bundle.device)
+        with GradCAM(model=trainable, target_layers=[layer]) as cam:
+            cam(input_tensor=x, targets=[ClassifierOutputTarget(0)])
+    t4 = time.perf_counter()
+    return {"preprocess": t1 - t0, "stage1": t2 - t1, "stage2": t3 - t2, "cam": t4 - t3}
+
+
+def _ours(bundle: Bundle, case: Case) -> dict[str, float]:
+    t = run_case(bundle, case, cam=True).timings
+    return {"preprocess": t.preprocess_ms / 1e3, "stage1": t.stage1_ms / 1e3,
+            "stage2": t.stage2_ms / 1e3, "cam": t.cam_ms / 1e3}  # fmt: skip
+
+
+def _medians(
+    ours: Callable[[], dict[str, float]], ref: Callable[[], dict[str, float]]
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Median ms per step; the two are interleaved so that load drift hits both alike."""
+    ours(), ref()  # warm-up: first-call allocations and kernel selection
+    runs = [(ours(), ref()) for _ in range(REPEATS)]
+    return tuple(  # type: ignore[return-value]
+        {k: statistics.median(r[i][k] for r in runs) * 1e3 for k in STEPS} for i in (0, 1)
+    )
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle, source = _bundle(Path(tmp))
+        case = _case()
+        trainable = copy.deepcopy(bundle.model("stage1")).requires_grad_(True)
+        ours, ref = _medians(
+            lambda: _ours(bundle, case), lambda: _reference(bundle, case, trainable)
+        )
+    sizes = ", ".join(f"{r} {s.key} {s.input.size[0]}px" for r, s in bundle.specs.items())
+    shape = next(iter(case.views.values())).pixels.shape
+    print(f"models: {source}: {sizes}")
+    print(f"case: 8 synthetic views, first {shape[1]}x{shape[0]}; "
+          f"device {describe_device(bundle.device)}; median of {REPEATS} warm runs")  # fmt: skip
+    print("ours: stage 1 = one batched forward+backward giving scores and CAM (cam = mapping only)")
+    print("reference: one image at a time per model, then stock GradCAM per image (own forward)")
+    print(f"{'step':<12}{'ours ms':>10}{'reference ms':>14}{'ref/ours':>10}")
+    for d in (ours, ref):
+        d["stage1+cam"] = d["stage1"] + d["cam"]
+        d["total"] = sum(d[k] for k in STEPS)
+    for step in (*STEPS, "stage1+cam", "total"):
+        ratio = ref[step] / ours[step] if ours[step] > 0 else float("nan")
+        print(f"{step:<12}{ours[step]:>10.1f}{ref[step]:>14.1f}{ratio:>9.2f}x")

@@ -1,0 +1,109 @@
+"""After training: thresholds from the training patients, validation metrics, the bundle.
+
+Runs on rank 0 only. Thresholds follow the requested rule on the *training-split* patients'
+predictions (the original pipeline calibrated on training predictions too); validation
+patients are scored with the full two-stage decision (gate, then location thresholds) and
+the report is stored in ``bundle.json`` beside the data fingerprint and training history.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch import nn
+
+from core.metrics.report import evaluate_tables
+from core.models.bundle import save_bundle
+from core.models.calibration import calibrate
+from core.models.registry import ModelSpec, Role
+from core.models.thresholds import Thresholds
+from core.schema import LOCATIONS
+from core.training.data import TrainingData
+from core.training.options import TrainOptions
+from core.training.pipeline import PatientPredictions, decide, predict_patients
+from core.training.profiles import Profile
+from core.training.split import PatientSplit
+
+__all__ = ["fit_thresholds", "finish_bundle"]
+
+
+def fit_thresholds(pred: PatientPredictions, truth: pd.DataFrame, opts: TrainOptions) -> Thresholds:
+    """Thresholds from patient predictions; ``truth`` is ``train.csv`` indexed by ``Index``."""
+    y = truth.loc[list(pred.scores["Index"])]
+    scores = pred.scores["Aneurysm"].to_numpy()
+    locs = {c: pred.locations[c].to_numpy() for c in LOCATIONS}
+    if opts.threshold_rule == "original":
+        return calibrate(scores, locs, stage1_rule="median", location_rule="percentile", q=90.0)
+    return calibrate(
+        scores,
+        locs,
+        patient_labels=y["Aneurysm"].to_numpy(),
+        location_labels={c: y[c].to_numpy() for c in LOCATIONS},
+        stage1_rule=opts.threshold_rule,
+        location_rule=opts.threshold_rule,
+        target=opts.target_sensitivity,
+    )
+
+
+def finish_bundle(
+    out: Path,
+    data: TrainingData,
+    split: PatientSplit,
+    models: dict[Role, nn.Module],
+    specs: dict[Role, ModelSpec],
+    summaries: dict[Role, dict[str, object]],
+    profile: Profile,
+    opts: TrainOptions,
+    device: torch.device,
+) -> Path:
+    """Calibrate, validate and write the bundle; returns its directory."""
+    groups, truth = opts.groups, data.train.set_index("Index")
+    bf16 = profile.cpu_bf16
+    thresholds = fit_thresholds(
+        predict_patients(models, specs, data, split.train, groups, device, cpu_bf16=bf16),
+        truth,
+        opts,
+    )
+    validation = None
+    if split.val:
+        va = predict_patients(models, specs, data, split.val, groups, device, cpu_bf16=bf16)
+        validation = evaluate_tables(
+            data.train[data.train["Index"].isin(split.val)],
+            decide(va, thresholds, groups),
+            va.locations,
+            thresholds=[thresholds.stage1],
+            n_boot=opts.n_boot,
+            seed=opts.seed,
+        )
+    fingerprint = data.fingerprint | {
+        "patients": len(data.train),
+        "patients_train": len(split.train),
+        "patients_val": len(split.val),
+        "val_indices": list(split.val),
+        "split_seed": opts.seed,
+    }
+    metrics = {
+        "validation": validation,
+        "training": summaries,
+        "profile": profile.to_dict(),
+        "seed": opts.seed,
+        "threshold_rule": opts.threshold_rule,
+        "calibrated_on": "training-split patients",
+    }
+    note = (
+        f"profile={profile.name}; calibrated on {len(split.train)} training patients with rule "
+        f"{thresholds.rule}; validation metrics on {len(split.val)} held-back patients"
+    )
+    return save_bundle(
+        out,
+        models,
+        specs,
+        thresholds,
+        groups=groups,
+        training_data=fingerprint,
+        metrics=metrics,
+        notes=note,
+        overwrite=True,
+    )

@@ -1,0 +1,151 @@
+"""Bundles: round trip, once-per-process loading, and every refusal of an unsafe or
+inconsistent bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from models_fixtures import fixed_thresholds, tiny_models, tiny_specs, write_tiny_bundle
+from safetensors.torch import load_file, save_file
+
+from core.models.bundle import (
+    BundleError,
+    clear_bundle_cache,
+    load_bundle,
+    save_bundle,
+    sha256_file,
+)
+from core.models.thresholds import save_threshold_set
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_bundle(tmp_path_factory.mktemp("bundle") / "tiny")
+
+
+@pytest.fixture
+def copy(bundle_dir: Path, tmp_path: Path) -> Path:
+    """A private copy to tamper with."""
+    out = tmp_path / "copy"
+    out.mkdir()
+    for p in bundle_dir.iterdir():
+        if p.is_file():
+            (out / p.name).write_bytes(p.read_bytes())
+    clear_bundle_cache()
+    return out
+
+
+def _edit_manifest(folder: Path, **changes: object) -> None:
+    manifest = json.loads((folder / "bundle.json").read_text())
+    for key, value in changes.items():
+        if value is None:
+            del manifest[key]
+        else:
+            manifest[key] = value
+    (folder / "bundle.json").write_text(json.dumps(manifest))
+
+
+def test_round_trip_gives_the_same_outputs(tmp_path: Path) -> None:
+    models = tiny_models(seed=5)
+    for m in models.values():
+        m.eval()
+    path = save_bundle(tmp_path / "b", models, tiny_specs(), fixed_thresholds(0.3, 0.6),
+                       training_data={"n_images": 8}, metrics={"auroc": 0.5})  # fmt: skip
+    bundle = load_bundle(path)
+    assert bundle.thresholds.stage1 == 0.3 and set(bundle.thresholds.locations.values()) == {0.6}
+    for role, model in models.items():
+        loaded = bundle.model(role)
+        assert not loaded.training and not any(p.requires_grad for p in loaded.parameters())
+        x = torch.randn(2, 1, *bundle.spec(role).input.size)
+        with torch.no_grad():
+            torch.testing.assert_close(loaded(x), model(x))
+    manifest = json.loads((path / "bundle.json").read_text())
+    assert manifest["models"]["stage1"]["sha256"] == sha256_file(path / "stage1.safetensors")
+    assert manifest["training_data"] == {"n_images": 8} and manifest["combine"] == "max"
+    assert set(manifest["libraries"]) >= {"torch", "timm", "torchvision", "numpy", "python"}
+    assert manifest["preprocessing"]["per_role"]["stage1"]["stage1_transform"] is True
+
+
+def test_loaded_once_per_process(bundle_dir: Path) -> None:
+    first = load_bundle(bundle_dir)
+    assert load_bundle(str(bundle_dir)) is first
+    save_threshold_set(bundle_dir, "later", fixed_thresholds())  # does not touch bundle.json
+    assert load_bundle(bundle_dir) is first
+    with pytest.raises(TypeError):
+        first.models["stage1"] = first.models["anterior"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("name", ["extra.pt", "old.pth", "model.bin", "thresholds/x.pkl"])
+def test_pickle_files_are_refused(copy: Path, name: str) -> None:
+    (copy / name).parent.mkdir(exist_ok=True)
+    torch.save({"w": torch.zeros(1)}, copy / name)
+    with pytest.raises(BundleError, match="pickle"):
+        load_bundle(copy)
+
+
+def test_weights_named_as_pickle_are_refused(copy: Path) -> None:
+    manifest = json.loads((copy / "bundle.json").read_text())
+    manifest["models"]["stage1"]["weights"] = "stage1.pth"
+    (copy / "bundle.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError):
+        load_bundle(copy)
+
+
+def test_tampered_weights_are_refused(copy: Path) -> None:
+    path = copy / "posterior.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF  # one byte of one tensor
+    path.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="SHA-256"):
+        load_bundle(copy)
+
+
+def test_wrong_shapes_are_refused_even_with_a_matching_hash(copy: Path) -> None:
+    path = copy / "posterior.safetensors"
+    state = load_file(str(path))
+    state["fc.weight"] = torch.zeros(7, state["fc.weight"].shape[1])
+    save_file(state, str(path))
+    manifest = json.loads((copy / "bundle.json").read_text())
+    manifest["models"]["posterior"]["sha256"] = sha256_file(path)
+    (copy / "bundle.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=r"fc.weight: \(7, 512\)"):
+        load_bundle(copy)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"format_version": 99}, "not a"),
+        ({"notes": None}, "missing=\\['notes'\\]"),
+        ({"surprise": 1}, "unknown=\\['surprise'\\]"),
+        ({"combine": "median"}, "combine"),
+        ({"thresholds": {"stage1": 0.5}}, "malformed"),
+    ],
+)
+def test_malformed_manifests_are_refused(copy: Path, changes: dict, message: str) -> None:
+    _edit_manifest(copy, **changes)
+    with pytest.raises(BundleError, match=message):
+        load_bundle(copy)
+
+
+def test_not_json_and_not_a_bundle(copy: Path, tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="no bundle.json"):
+        load_bundle(tmp_path / "nowhere")
+    (copy / "bundle.json").write_text("{not json")
+    with pytest.raises(BundleError, match="not valid JSON"):
+        load_bundle(copy)
+
+
+def test_save_checks_models_against_specs(tmp_path: Path) -> None:
+    models, specs = tiny_models(), tiny_specs()
+    models["anterior"], models["posterior"] = models["posterior"], models["anterior"]
+    with pytest.raises(BundleError, match="does not match spec"):
+        save_bundle(tmp_path / "b", models, specs, fixed_thresholds())
+    with pytest.raises(BundleError, match="roles"):
+        save_bundle(tmp_path / "b", tiny_models(), {"stage1": specs["stage1"]}, fixed_thresholds())
+    save_bundle(tmp_path / "ok", tiny_models(), specs, fixed_thresholds())
+    with pytest.raises(BundleError, match="already holds"):
+        save_bundle(tmp_path / "ok", tiny_models(), specs, fixed_thresholds())

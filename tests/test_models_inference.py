@@ -1,0 +1,134 @@
+"""Two-stage inference on synthetic cases with a tiny bundle, and ``python -m core predict``."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from models_fixtures import dsa_like, synthetic_case, write_tiny_bundle
+
+from core.__main__ import main as cli_main
+from core.models.bundle import Bundle, load_bundle
+from core.models.explain import explain
+from core.models.inference import predict_cases, preprocess_case, run_case
+from core.schema import LOCATIONS, TRAIN_COLUMNS, VIEWS
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_tiny_bundle(tmp_path_factory.mktemp("inference") / "tiny")
+
+
+@pytest.fixture(scope="module")
+def bundle(bundle_dir: Path) -> Bundle:
+    return load_bundle(bundle_dir, device="cpu")
+
+
+def test_full_case(bundle: Bundle) -> None:
+    case = synthetic_case("11")
+    result = run_case(bundle, case)
+    assert list(result.views) == list(VIEWS) and result.missing_views == ()
+    assert set(result.locations) == set(LOCATIONS)
+    means = [result.gate.anterior_mean, result.gate.posterior_mean]
+    assert result.aneurysm_probability == pytest.approx(max(means))  # type: ignore[type-var]
+    li_a = result.views["LI-A"]
+    assert set(li_a.stage2_probabilities) == set(bundle.spec("anterior").labels)
+    assert set(result.views["RV-B"].stage2_probabilities) == set(bundle.spec("posterior").labels)
+    x0, y0, x1, y1 = li_a.record.crop
+    assert li_a.cam is not None and li_a.cam.target == "Aneurysm"
+    if li_a.cam.peak_xy is not None:
+        assert x0 <= li_a.cam.peak_xy[0] < x1 and y0 <= li_a.cam.peak_xy[1] < y1
+    assert np.isclose(1 / (1 + np.exp(-li_a.cam.logit)), li_a.stage1_probability)
+    t = result.timings
+    assert t.fused_stage1_cam and t.device.startswith("cpu") and t.total_ms > 0
+    json.dumps(result.to_dict())  # pure data
+
+
+def test_cam_off_gives_the_same_scores(bundle: Bundle) -> None:
+    case = synthetic_case("12", seed=1)
+    with_cam, without = run_case(bundle, case), run_case(bundle, case, cam=False)
+    assert without.views["LV-A"].cam is None
+    for v in VIEWS:
+        assert with_cam.views[v].stage1_probability == pytest.approx(
+            without.views[v].stage1_probability, abs=1e-6
+        )
+
+
+def test_partial_case_says_what_is_missing(bundle: Bundle) -> None:
+    case = synthetic_case("13", views=("LI-A", "LI-B", "RI-A"))
+    result = run_case(bundle, case)
+    assert result.missing_views == ("LV-A", "LV-B", "RI-B", "RV-A", "RV-B")
+    assert result.gate.posterior_mean is None and "no posterior views" in result.gate.reason
+    assert result.notes[0].startswith("partial case: missing LV-A")
+    assert result.locations["BA"].views == () and result.locations["BA"].probability == 0.0
+
+
+def test_negative_gate_keeps_stage2_probabilities_for_what_if(bundle: Bundle) -> None:
+    result = run_case(bundle, synthetic_case("14"), cam=False)
+    strict = result.with_thresholds(replace(result.thresholds, stage1=2.0))
+    assert not strict.gate.positive and sum(strict.decisions.values()) == 0
+    assert strict.probabilities == result.probabilities
+    lenient = result.with_thresholds(
+        replace(result.thresholds, stage1=0.0, locations=dict.fromkeys(LOCATIONS, 0.0))
+    )
+    assert lenient.gate.positive and sum(lenient.decisions.values()) == 21
+
+
+def test_batched_cohort_path_matches_single_cases(bundle: Bundle) -> None:
+    cases = [synthetic_case(str(i), seed=i) for i in range(3)]
+    cases.append(synthetic_case("9", views=("LV-A", "RV-B"), seed=9))
+    batched = predict_cases(bundle, cases, cases_per_batch=3, batch=5)
+    for case, got in zip(cases, batched):
+        single = run_case(bundle, case, cam=False)
+        assert got.case_id == case.case_id and got.missing_views == single.missing_views
+        assert got.aneurysm_probability == pytest.approx(single.aneurysm_probability, abs=1e-5)
+        for c in LOCATIONS:
+            assert got.probabilities[c] == pytest.approx(single.probabilities[c], abs=1e-5)
+
+
+def test_explain_a_location_uses_the_views_that_show_it(bundle: Bundle) -> None:
+    clean = preprocess_case(synthetic_case("15"))
+    assert set(explain(bundle, clean, "L_MCA", method="layercam")) == {"LI-A", "LI-B"}
+    assert set(explain(bundle, clean, "BA")) == {"LV-A", "LV-B", "RV-A", "RV-B"}
+    assert set(explain(bundle, clean)) == set(VIEWS)
+
+
+def _write_folder(root: Path) -> None:
+    rng = np.random.default_rng(0)
+    for idx in (1, 2):
+        for v in VIEWS:
+            if idx == 2 and v.startswith("R"):
+                continue  # a partial case
+            cv2.imwrite(str(root / f"{idx:04d}{v}.jpg"), dsa_like(rng, 120, 160))
+    (root / "0001RV-B.jpg").write_bytes(b"this is not an image")  # a bad file
+
+
+def test_predict_cli_writes_three_tables(bundle_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    _write_folder(data)
+    out = tmp_path / "out" / "sub.csv"
+    rc = cli_main(["predict", str(bundle_dir), str(data), str(out)])
+    assert rc == 1  # finished, with partial cases reported
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == TRAIN_COLUMNS and [r["Index"] for r in rows] == ["1", "2"]
+    assert all(rows[0][c] in ("0", "1") for c in LOCATIONS)
+    with open(tmp_path / "out" / "sub.probabilities.csv") as f:
+        probs = list(csv.DictReader(f))
+    assert "RV-B" in probs[0]["missing_views"] and "not a JPEG" in probs[0]["notes"]
+    assert float(probs[0]["Aneurysm"]) == pytest.approx(float(rows[0]["Aneurysm"]))
+    with open(tmp_path / "out" / "sub.views.csv") as f:
+        views = list(csv.DictReader(f))
+    assert len(views) == 7 + 4
+    peaks = [v for v in views if v["cam_peak_x"]]
+    assert all(int(v["crop_x0"]) <= int(v["cam_peak_x"]) < int(v["crop_x1"]) for v in peaks)
+
+
+def test_predict_cli_refuses_a_missing_bundle(tmp_path: Path) -> None:
+    assert cli_main(["predict", str(tmp_path), str(tmp_path), str(tmp_path / "o.csv")]) == 2
