@@ -1,0 +1,110 @@
+"""All numbers of a reviewed case as JSON and as one long CSV.
+
+The JSON is the result's own ``to_dict`` plus what the reader saw around it: the bundle's
+identity, the threshold set in use, the intake problems and the notice, so a download
+can be audited without the app. The CSV is long format (``section, item, field, value``)
+so that one file holds the patient score, every view, every location and the timings.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pandas as pd
+
+from core.case import Case
+from core.models.result import CaseResult
+from core.review.overlay import HeatmapSettings
+from core.review.table import location_table, timing_table, view_table
+
+__all__ = ["ExportContext", "export_dict", "export_json", "export_csv"]
+
+
+@dataclass(frozen=True)
+class ExportContext:
+    """What the page knows beyond the result: where the numbers came from."""
+
+    threshold_set: str
+    training_data: str
+    notice: str | None = None  # e.g. the demo notice
+
+
+def export_dict(
+    result: CaseResult, case: Case, ctx: ExportContext, settings: HeatmapSettings | None = None
+) -> dict[str, Any]:
+    """The JSON-ready record of one reviewed case (``settings``: the heatmaps on screen)."""
+    return {
+        "notice": ctx.notice,
+        "case": {
+            "case_id": case.case_id,
+            "content_hash": case.content_hash(),
+            "views_present": sorted(case.views),
+            "missing_views": case.missing_views,
+            "problems": [
+                {"file": p.file, "kind": p.kind, "message": p.message} for p in case.problems
+            ],
+            "sources": {
+                v: {
+                    "name": im.source.name,
+                    "format": im.source.format,
+                    "frames": im.source.frames,
+                    "frame_rule": im.source.frame_rule,
+                    "notes": list(im.source.notes),
+                }
+                for v, im in sorted(case.views.items())
+            },
+        },
+        "bundle": {
+            "name": result.bundle,
+            "bundle_sha256": result.bundle_sha256,
+            "training_data": ctx.training_data,
+            "threshold_set": ctx.threshold_set,
+        },
+        "heatmaps": None if settings is None else asdict(settings),
+        "result": result.to_dict(),
+    }
+
+
+def export_json(
+    result: CaseResult, case: Case, ctx: ExportContext, settings: HeatmapSettings | None = None
+) -> str:
+    return json.dumps(
+        export_dict(result, case, ctx, settings), indent=2, allow_nan=False, default=str
+    )
+
+
+def _long(frame: pd.DataFrame, section: str, item: str) -> pd.DataFrame:
+    long = frame.melt(id_vars=[item], var_name="field", value_name="value")
+    long = long.rename(columns={item: "item"}).dropna(subset=["value"])
+    long.insert(0, "section", section)
+    return long
+
+
+def export_csv(result: CaseResult) -> str:
+    """Every number of the result in ``section, item, field, value`` rows."""
+    g = result.gate
+    patient = pd.DataFrame(
+        [
+            ("patient", "Aneurysm", "probability", g.patient_score),
+            ("patient", "Aneurysm", "threshold", g.threshold),
+            ("patient", "Aneurysm", "decision", int(g.positive)),
+            ("patient", "anterior", "mean", g.anterior_mean),
+            ("patient", "posterior", "mean", g.posterior_mean),
+        ],
+        columns=["section", "item", "field", "value"],
+    ).dropna(subset=["value"])
+    locations = location_table(result).drop(columns=["label", "side", "base"])
+    views = view_table(result).drop(columns=["present"])
+    timings = timing_table(result).drop(columns=["device"])
+    parts = [
+        patient,
+        _long(locations, "location", "location"),
+        _long(views, "view", "view"),
+        _long(timings, "timing_ms", "step"),
+    ]
+    buf = io.StringIO()
+    pd.concat(parts, ignore_index=True).to_csv(buf, index=False)
+    return buf.getvalue()

@@ -1,0 +1,84 @@
+"""Case review: one patient's views in; probabilities, locations and heatmaps out.
+
+A straight-line page: collect the case, guard with ``st.stop()``, call ``core`` through
+the cached steps in :mod:`ui.compute`, render. The heatmap controls run as a fragment.
+"""
+
+import streamlit as st
+
+from core.review.export import ExportContext
+from ui.bundle import TRAINING_SET, active_bundle, offer_demo_build
+from ui.compute import case_key, case_result, clean_views
+from ui.export_panel import export_panel
+from ui.heatmap_panel import heatmap_panel
+from ui.intake_panel import file_assignments, intake_panel, show_problems, view_grid_frame
+from ui.preprocess_panel import preprocess_panel
+from ui.results_panel import location_panel, stage1_summary
+from ui.verdict_panel import verdict_panel
+
+active = active_bundle()
+st.title("Case review")
+if active is None:
+    offer_demo_build()
+elif active.identity.notice:
+    st.warning(active.identity.notice, icon=":material/warning:")
+
+case = intake_panel()
+if case is None:
+    st.info("Upload a patient's eight views (or a zip of them), or open a sample case.")
+    st.stop()
+
+st.subheader(f"Case {case.case_id}")
+show_problems(case)
+if not case.views:
+    st.error("No view of this case could be used, so there is nothing to analyse.")
+    st.stop()
+st.dataframe(view_grid_frame(case), key="view_grid")
+file_assignments(case)
+
+try:
+    clean, preprocess_ms = clean_views(case, case.content_hash())
+except ValueError as err:
+    st.error(f"Preprocessing failed: {err}")
+    st.stop()
+with st.expander("Preprocessing: crop and masked text on each view"):
+    preprocess_panel(case, clean)
+
+if active is None:
+    st.info(
+        "No model bundle is loaded, so there are no results yet. "
+        "Choose or build one in the sidebar."
+    )
+    st.stop()
+
+try:
+    with st.spinner("Running the two-stage models and stage-1 heatmaps…"):
+        result = case_result(
+            active.bundle, case, clean, preprocess_ms, case_key(case), active.bundle.manifest_sha256
+        )
+except (ValueError, RuntimeError) as err:
+    st.error(f"The models could not run on this case: {err}")
+    st.stop()
+if active.threshold_set != TRAINING_SET:
+    result = result.with_thresholds(active.thresholds)  # decisions only; no model runs
+
+st.subheader("Results")
+stage1_summary(result)
+location_panel(result, case)
+
+ctx = ExportContext(active.threshold_set, active.identity.training_data, active.identity.notice)
+
+
+@st.fragment
+def heatmaps_and_export() -> None:
+    """Heatmaps and the downloads that record their settings rerun alone on a control change."""
+    st.subheader("Heatmaps")
+    settings, cams, cam_ms = heatmap_panel(active.bundle, case, clean, result)
+    st.subheader("Timings and export")
+    export_panel(case, result, ctx, settings, cams, cam_ms)
+
+
+heatmaps_and_export()
+
+st.subheader("Reviewer verdict")
+verdict_panel(case, result)

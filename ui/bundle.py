@@ -1,0 +1,188 @@
+"""The active model bundle: pick it, load it once, show what it is, build the demo.
+
+The bundle is loaded through ``st.cache_resource`` keyed by its resolved path and the
+SHA-256 of its ``bundle.json``, so a rebuilt bundle is reloaded and every session shares
+the same read-only models. Which bundle and which threshold set a session uses is session
+state, so one user's choice never changes another's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from core import paths
+from core.cohort import OPEN_CASE_THRESHOLDS, THRESHOLD_SET
+from core.device import describe_device
+from core.models.bundle import Bundle, BundleError, load_bundle
+from core.models.thresholds import (
+    Thresholds,
+    ThresholdsError,
+    list_threshold_sets,
+    load_threshold_set,
+)
+from core.review.identity import BundleIdentity, bundle_identity
+
+__all__ = [
+    "ActiveBundle",
+    "TRAINING_SET",
+    "WHATIF_SET",
+    "bundle_sidebar",
+    "active_bundle",
+    "offer_demo_build",
+    "cached_bundle",
+]
+
+#: Selector entry for the thresholds written into ``bundle.json`` at training time.
+TRAINING_SET = "bundle.json (training)"
+#: Selector entry for unsaved thresholds handed over by the cohort page's what-if.
+WHATIF_SET = "cohort what-if (unsaved)"
+_WHATIF = "whatif_thresholds"
+_ACTIVE = "active_bundle"
+_MISSING = "missing_bundle_dir"
+
+
+@dataclass(frozen=True)
+class ActiveBundle:
+    """What a page needs: the shared bundle, this session's thresholds, and labels."""
+
+    bundle: Bundle
+    identity: BundleIdentity
+    thresholds: Thresholds
+    threshold_set: str
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading models…")
+def cached_bundle(path: str, manifest_sha256: str) -> Bundle:
+    """Load a bundle once per (path, bundle.json hash); shared by all sessions, read-only."""
+    return load_bundle(path)
+
+
+def _manifest_sha(folder: Path) -> str | None:
+    """SHA-256 of ``bundle.json`` (None when absent): the cache key of a loaded bundle."""
+    manifest = folder / "bundle.json"
+    return hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else None
+
+
+def _is_demo_dir(folder: Path) -> bool:
+    return folder.resolve() == paths.demo_bundle_dir().resolve()
+
+
+def offer_demo_build() -> None:
+    """When the demo bundle is the one wanted and it does not exist yet, offer to train it
+    (a page calls this where a reader looks: the top of the page, not the sidebar)."""
+    folder = st.session_state.get(_MISSING)
+    if folder is None or not _is_demo_dir(Path(folder)):
+        return
+    with st.container(border=True):
+        st.markdown(
+            "**No models yet.** Build the demo bundle: small models trained on a "
+            "synthetic cohort (a few minutes on a CPU)."
+        )
+        if not st.button("Build demo models", type="primary", key="build_demo"):
+            return
+        from core.demo import build_demo  # heavy: imported only when building
+
+        bar = st.progress(0.0, text="Building the demo bundle…")
+
+        def progress(fraction: float, message: str) -> None:
+            bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
+
+        build_demo(paths.data_dir(), progress=progress)
+    st.rerun()
+
+
+def _load_set(bundle: Bundle, name: str) -> Thresholds:
+    if name == TRAINING_SET:
+        return bundle.thresholds
+    if name == WHATIF_SET:
+        return Thresholds.from_dict(st.session_state[_WHATIF])
+    return load_threshold_set(bundle.path, name)
+
+
+def _adopt_handover(bundle: Bundle) -> None:
+    """Thresholds sent by the cohort page: select them, as an unsaved set if they differ
+    from the set it selected (see :mod:`core.cohort` for the hand-over keys)."""
+    raw = st.session_state.pop(OPEN_CASE_THRESHOLDS, None)
+    if raw is None:
+        return
+    st.session_state[_WHATIF] = raw
+    current = st.session_state.get(THRESHOLD_SET, TRAINING_SET)
+    try:
+        sent, chosen = Thresholds.from_dict(raw), _load_set(bundle, current)
+        same = current != WHATIF_SET and (sent.stage1, sent.locations) == (
+            chosen.stage1,
+            chosen.locations,
+        )
+    except ThresholdsError:
+        same = False
+    if not same:
+        st.session_state[THRESHOLD_SET] = WHATIF_SET
+
+
+def _thresholds(bundle: Bundle) -> tuple[Thresholds, str]:
+    """The threshold set this session picked: training, a saved set, or a cohort what-if."""
+    _adopt_handover(bundle)
+    names = [TRAINING_SET, *list_threshold_sets(bundle.path)]
+    if _WHATIF in st.session_state:
+        names.append(WHATIF_SET)
+    if st.session_state.get(THRESHOLD_SET) not in names:
+        st.session_state.pop(THRESHOLD_SET, None)  # e.g. a set of another bundle
+    choice = st.sidebar.selectbox("Threshold set", names, key=THRESHOLD_SET)
+    try:
+        return _load_set(bundle, choice), choice
+    except (ThresholdsError, KeyError) as err:
+        st.sidebar.error(f"Threshold set {choice!r} cannot be used: {err}")
+        return bundle.thresholds, TRAINING_SET
+
+
+def _describe(active: ActiveBundle) -> None:
+    b, ident = active.bundle, active.identity
+    lines = [
+        f"**{ident.name}** · id `{ident.sha256[:12]}`",
+        f"Training data: {ident.training_data}",
+        f"Data fingerprint: `{ident.fingerprint[:12]}`" if ident.fingerprint else None,
+        f"Threshold rule: {active.thresholds.rule}",
+        f"Stage-1 threshold: {active.thresholds.stage1:.3f}",
+        f"Device: **{'GPU' if b.device.type == 'cuda' else 'CPU'}** · {describe_device(b.device)}",
+    ]
+    st.sidebar.caption("  \n".join(line for line in lines if line))
+
+
+def bundle_sidebar() -> ActiveBundle | None:
+    """Render the sidebar bundle panel and remember this session's active bundle."""
+    st.sidebar.subheader("Model bundle")
+    default = str(paths.configured_bundle_dir())
+    raw = st.sidebar.text_input("Bundle directory", value=default, key="bundle_dir").strip()
+    folder = Path(raw or default).expanduser()
+    st.session_state[_ACTIVE] = st.session_state[_MISSING] = None
+    try:
+        sha = _manifest_sha(folder)
+        if sha is None:
+            hint = " Build the demo models on the Case review page." if _is_demo_dir(folder) else ""
+            st.sidebar.info(f"No model bundle at `{folder}`.{hint}")
+            st.session_state[_MISSING] = str(folder)
+            return None
+        bundle = cached_bundle(str(folder.resolve()), sha)
+    except BundleError as err:
+        st.sidebar.error(f"This bundle cannot be loaded: {err}")
+        return None
+    except OSError as err:  # unreadable folder or file: say which, never a traceback
+        st.sidebar.error(f"This bundle cannot be read: {err.strerror or err} ({folder})")
+        return None
+    identity = bundle_identity(bundle.path, bundle.name, bundle.manifest_sha256, bundle.manifest)
+    if identity.notice:
+        st.sidebar.warning(identity.notice, icon=":material/warning:")
+    thresholds, set_name = _thresholds(bundle)
+    active = ActiveBundle(bundle, identity, thresholds, set_name)
+    _describe(active)
+    st.session_state[_ACTIVE] = active
+    return active
+
+
+def active_bundle() -> ActiveBundle | None:
+    """The bundle the sidebar activated in this run of the script (None when there is none)."""
+    return st.session_state.get(_ACTIVE)

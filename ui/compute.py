@@ -1,0 +1,88 @@
+"""The page's expensive steps, cached so that a display control never reruns a model.
+
+Keys are content-derived: the case's pixel hash (plus its id and intake notes, which end up
+in the result), the bundle's ``bundle.json`` hash and the settings. The heavy objects
+(bundle, case, cleaned views) are underscore arguments, which Streamlit leaves out of the
+key. ``st.cache_data`` hands every caller its own unpickled copy, so one session can never
+change what another sees, and ``max_entries`` bounds the memory held for all sessions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Mapping
+
+import streamlit as st
+
+from core.cam.methods import DEFAULT_METHOD
+from core.case import Case, CleanView
+from core.models.bundle import Bundle
+from core.models.explain import STAGE1_TARGET, explain
+from core.models.inference import preprocess_case, run_clean
+from core.models.result import CaseResult, ViewCam
+
+__all__ = ["case_key", "clean_views", "case_result", "heatmaps"]
+
+
+def case_key(case: Case) -> str:
+    """Pixels, case id and intake problems: everything of a case that reaches a result."""
+    h = hashlib.sha256(case.content_hash().encode())
+    h.update(case.case_id.encode())
+    for p in case.problems:
+        h.update(f"\0{p.kind}\0{p.file}\0{p.message}".encode())
+    return h.hexdigest()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def clean_views(_case: Case, content_hash: str) -> tuple[dict[str, CleanView], float]:
+    """Cleaned views (crop, text fill) and the milliseconds it took."""
+    t0 = time.perf_counter()
+    clean = preprocess_case(_case)
+    return clean, (time.perf_counter() - t0) * 1e3
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def case_result(
+    _bundle: Bundle,
+    _case: Case,
+    _clean: Mapping[str, CleanView],
+    _preprocess_ms: float,
+    key: str,
+    bundle_sha256: str,
+) -> CaseResult:
+    """Both stages plus the default stage-1 heatmaps, under the bundle's own thresholds
+    (a session's threshold set is applied afterwards with ``with_thresholds``)."""
+    return run_clean(_bundle, _case, _clean, cam=True, preprocess_ms=_preprocess_ms)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _explain(
+    _bundle: Bundle,
+    _clean: Mapping[str, CleanView],
+    content_hash: str,
+    bundle_sha256: str,
+    target: str,
+    method: str,
+) -> tuple[dict[str, ViewCam], float]:
+    t0 = time.perf_counter()
+    cams = explain(_bundle, _clean, target, method=method)
+    return cams, (time.perf_counter() - t0) * 1e3
+
+
+def heatmaps(
+    bundle: Bundle,
+    clean: Mapping[str, CleanView],
+    result: CaseResult,
+    target: str,
+    method: str,
+) -> tuple[dict[str, ViewCam], float]:
+    """CAMs for ``target``/``method`` and the milliseconds computing them took (0 for the
+    maps that came with the result).
+
+    The stage-1 maps of the default method came with the result; anything else is
+    computed once per (case, bundle, target, method) and then served from the cache.
+    """
+    if target == STAGE1_TARGET and method == DEFAULT_METHOD:
+        return {v: r.cam for v, r in result.views.items() if r.cam is not None}, 0.0
+    return _explain(bundle, clean, result.content_hash, bundle.manifest_sha256, target, method)

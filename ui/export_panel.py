@@ -1,0 +1,97 @@
+"""Timings and downloads on the case page: JSON, CSV and the one-page HTML report.
+
+Downloads are deferred callables: the files are built when a button is clicked, not on
+every rerun, and they capture the heatmap settings the reader is looking at.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import streamlit as st
+
+from core.case import Case
+from core.models.result import CaseResult, ViewCam
+from core.review.drawing import draw_preprocessing
+from core.review.export import ExportContext, export_csv, export_json
+from core.review.overlay import HeatmapSettings, case_overlays, fit
+from core.review.report import html_report
+from core.review.table import timing_table
+
+__all__ = ["export_panel"]
+
+_REPORT_SIDE = 360
+
+
+def _file_stem(case: Case) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in case.case_id)
+    return f"case_{safe[:60]}"
+
+
+def export_panel(
+    case: Case,
+    result: CaseResult,
+    ctx: ExportContext,
+    settings: HeatmapSettings,
+    cams: Mapping[str, ViewCam],
+    cam_ms: float,
+) -> None:
+    """Timing table with the device beside the three downloads."""
+    left, right = st.columns([1, 1.4], gap="large")
+    with left:
+        st.markdown(f"**Timings** on `{result.timings.device}`")
+        st.dataframe(
+            timing_table(result, cam_ms).drop(columns=["device"]),
+            hide_index=True,
+            column_config={"ms": st.column_config.NumberColumn("ms", format="%.1f")},
+            key="timings",
+        )
+        if result.timings.fused_stage1_cam:
+            st.caption(
+                "Stage 1 and its heatmaps share one forward pass: "
+                "stage 1 includes the CAM backward."
+            )
+
+    def report() -> str:
+        annotated = {
+            v: fit(draw_preprocessing(case.views[v].pixels, r.record), _REPORT_SIDE)
+            for v, r in result.views.items()
+        }
+        overlays = case_overlays(case, result, cams, settings, _REPORT_SIDE)
+        return html_report(result, case, ctx, settings, annotated, overlays, cam_ms)
+
+    stem = _file_stem(case)
+    right.markdown("**Export**")
+    right.caption(
+        "All numbers as JSON or CSV, and a one-page HTML report with the views, the "
+        "heatmaps as shown, the tables, the bundle identity and the timings."
+    )
+    c1, c2, c3 = right.columns(3)
+    c1.download_button(
+        "Numbers (JSON)",
+        lambda: export_json(result, case, ctx, settings),
+        f"{stem}.json",
+        "application/json",
+        key="dl_json",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    c2.download_button(
+        "Numbers (CSV)",
+        lambda: export_csv(result),
+        f"{stem}.csv",
+        "text/csv",
+        key="dl_csv",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    c3.download_button(
+        "Report (HTML)",
+        report,
+        f"{stem}.html",
+        "text/html",
+        key="dl_html",
+        icon=":material/description:",
+        on_click="ignore",
+        type="primary",
+    )

@@ -1,0 +1,89 @@
+"""Recording the reviewer's verdicts on the case page, and showing the ones stored."""
+
+from __future__ import annotations
+
+import uuid
+
+import pandas as pd
+import streamlit as st
+
+from core.case import Case
+from core.models.result import CaseResult
+from core.review.figures import location_label
+from core.review.verdicts import ANEURYSM, build_verdicts, review_findings, seen
+from core.verdicts import VerdictStoreError
+from ui.cohort.reviewer import verdict_store
+
+__all__ = ["verdict_panel"]
+
+_FORM_ID = "verdict_form_id"
+_CHOICES = ["agree", "disagree"]
+
+
+def _label(result: CaseResult, finding: str) -> str:
+    p, t, d = seen(result, finding)
+    name = "Aneurysm (patient)" if finding == ANEURYSM else location_label(finding)
+    return f"{name}: model says {'YES' if d else 'no'} (p={p:.3f}, threshold {t:.3f})"
+
+
+def verdict_panel(case: Case, result: CaseResult) -> None:
+    """A form: agree/disagree per finding, missed locations, comment; then the stored ones."""
+    form_id = st.session_state.setdefault(_FORM_ID, str(uuid.uuid4()))
+    findings = review_findings(result)
+    with st.form("verdict_form", border=True):
+        st.caption("Answer the findings you checked; unanswered ones are not recorded.")
+        answers = {}
+        cols = st.columns(3)
+        for i, finding in enumerate(findings):
+            answers[finding] = cols[i % 3].radio(
+                _label(result, finding),
+                _CHOICES,
+                index=None,
+                horizontal=True,
+                key=f"verdict::{finding}",
+            )
+        left, right = st.columns([1, 2])
+        reviewer = left.text_input("Reviewer", key="reviewer", max_chars=200)
+        missed = right.multiselect(
+            "Locations the model missed",
+            [c for c in result.locations if c not in findings],
+            format_func=location_label,
+            key="verdict_missed",
+        )
+        comment = st.text_area(
+            "Comment (optional)", key="verdict_comment", max_chars=2000, height=68
+        )
+        submitted = st.form_submit_button("Save verdicts", type="primary")
+    if submitted:
+        chosen = {f: a == "agree" for f, a in answers.items() if a is not None}
+        if not chosen and not missed:
+            st.warning("Nothing to save: answer at least one finding or name a missed location.")
+        else:
+            try:
+                saved = verdict_store().save(
+                    build_verdicts(
+                        result, case, reviewer.strip(), chosen, missed, comment, uuid.UUID(form_id)
+                    )
+                )
+            except (ValueError, VerdictStoreError) as err:  # invalid field, or the database
+                st.error(f"Not saved: {err}")
+            else:
+                st.success(f"Saved {len(saved)} verdict(s).")
+                st.session_state[_FORM_ID] = str(uuid.uuid4())  # the next submission is a new one
+    try:
+        stored = verdict_store().latest(case.content_hash())
+    except VerdictStoreError as err:
+        st.warning(f"Stored verdicts are unavailable: {err}")
+        return
+    if stored:
+        frame = pd.DataFrame([v.to_dict() for v in stored])
+        cols = [
+            "reviewer",
+            "finding",
+            "agree",
+            "model_decision",
+            "reviewer_label",
+            "comment",
+            "created_at",
+        ]
+        st.dataframe(frame[cols], hide_index=True, key="stored_verdicts")
