@@ -12,7 +12,7 @@ import os
 import platform
 import sys
 
-BENCHES = ["bench.preprocess"]
+BENCHES = ["bench.preprocess", "bench.inference", "bench.case_page", "bench.cohort"]
 
 
 def machine() -> str:
