@@ -23,6 +23,9 @@ def machine() -> str:
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.WARNING)
+    # AppTest runs pages without a server; Streamlit's "missing ScriptRunContext" warnings
+    # about that are noise in a benchmark table.
+    os.environ.setdefault("STREAMLIT_LOGGER_LEVEL", "error")
     wanted = [b for b in BENCHES if not argv or b.split(".")[-1] in argv]
     print(f"# machine: {machine()}")
     for name in wanted:

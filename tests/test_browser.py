@@ -3,37 +3,22 @@ wait for results and heatmaps, download the report, and keep a screenshot.
 
 Uses Debian's ``/usr/bin/chromium`` through Playwright and never downloads a browser; the
 test is skipped when that binary is missing. ``SAVE_SCREENSHOT=path`` also writes the
-screenshot there (the committed ``docs/case_review.png`` comes from this test).
+screenshot there. The committed ``docs/`` screenshots, taken with the demo bundle rather than
+the tiny test models, come from ``scripts/screenshots.py``.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
-STARTUP_S, RESULTS_MS = 90, 240_000
+from scripts.app_server import CHROMIUM, CHROMIUM_ARGS, STARTUP_S, serve
+
+RESULTS_MS = 240_000
 
 pytestmark = [
     pytest.mark.browser,
@@ -46,67 +31,12 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"streamlit exited with {proc.returncode}:\n{log.read_text()[-2000:]}"
-            )
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.3)
-    raise RuntimeError(
-        f"streamlit did not become healthy in {STARTUP_S} s:\n{log.read_text()[-2000:]}"
-    )
-
-
 @pytest.fixture
 def server(tiny_bundle: Path, tmp_path: Path) -> Iterator[str]:
     """``streamlit run app.py`` on a free localhost port with the tiny bundle; always stopped."""
-    port = free_port()
-    env = dict(
-        os.environ,
-        REVIEW_BUNDLE=str(tiny_bundle),
-        REVIEW_DATA_DIR=str(tmp_path / "data"),
-        STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
-    )
-    log = tmp_path / "streamlit.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-    ]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc, log)
+    env = {"REVIEW_BUNDLE": str(tiny_bundle), "REVIEW_DATA_DIR": str(tmp_path / "data")}
+    with serve(env, tmp_path / "streamlit.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
 
 
 def test_upload_case_and_see_results_and_heatmaps(

@@ -1,16 +1,14 @@
 """The cohort page in a real headless Chromium, end to end with the tiny bundle: run the batch
 from the page, move the stage-1 slider, open an error on the case page, come back.
 
-Reuses the server helpers of ``test_browser.py``. ``SAVE_COHORT_SCREENSHOT=path`` also
-writes the screenshot there.
+Starts the server through ``scripts.app_server``, as ``test_browser.py`` does.
+``SAVE_COHORT_SCREENSHOT=path`` also writes the screenshot there.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,9 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from models_fixtures import dsa_like
-from test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT, STARTUP_S, free_port, wait_healthy
 
 from core.schema import LOCATIONS, TRAIN_COLUMNS, VIEWS
+from scripts.app_server import CHROMIUM, CHROMIUM_ARGS, STARTUP_S, serve
 
 pytestmark = [
     pytest.mark.browser,
@@ -51,35 +49,9 @@ def cohort_server(tiny_bundle: Path, tmp_path: Path) -> Iterator[str]:
     """``streamlit run app.py`` with the tiny bundle and an unrun demo held-out cohort."""
     data = tmp_path / "data"
     _write_cohort(data / "cohorts" / "demo-heldout")
-    port = free_port()
-    env = dict(os.environ, REVIEW_BUNDLE=str(tiny_bundle), REVIEW_DATA_DIR=str(data))
-    log = tmp_path / "streamlit.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-    ]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc, log)
+    env = {"REVIEW_BUNDLE": str(tiny_bundle), "REVIEW_DATA_DIR": str(data)}
+    with serve(env, tmp_path / "streamlit.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
 
 
 def test_run_tune_open_and_return(cohort_server: str, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -161,4 +162,7 @@ def test_two_process_cpu_ddp_writes_one_bundle(cohort: Path, tmp_path: Path) -> 
     assert "rank 1/2" in run.stderr and "rank 0/2" in run.stderr
     assert run.stderr.count("saved bundle") == 1  # rank 0 alone writes
     assert run.stderr.count("stage1: localised") == 2  # each rank trains on crops
+    # Both ranks apply rank 0's Platt fit, so their stage-1 heads stay identical.
+    fits = re.findall(r"Platt scaling on \d+ validation views: (a=\S+ b=\S+)", run.stderr)
+    assert len(fits) == 2 and fits[0] == fits[1], fits
     assert load_bundle(tmp_path / "b", device="cpu").name == "b"

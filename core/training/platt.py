@@ -21,6 +21,7 @@ from torch import nn
 
 from core.models.heads import fold_affine
 from core.training.datasets import ArrayDataset
+from core.training.distributed import DistInfo, gather_objects
 from core.training.evaluate import predict_logits
 
 __all__ = ["platt_scale"]
@@ -29,21 +30,23 @@ log = logging.getLogger(__name__)
 
 
 def platt_scale(
-    model: nn.Module, head: nn.Linear, views: ArrayDataset | None, device: Any, cpu_bf16: bool
+    model: nn.Module, head: nn.Linear, views: ArrayDataset | None, info: DistInfo, cpu_bf16: bool
 ) -> dict[str, Any]:
     """Fit ``sigmoid(a * logit + b)`` to ``views``' labels and fold it into ``head``.
 
     Returns the record kept in the bundle; when the views cannot support a fit (none, or
-    one class only) nothing changes and the record says why.
+    one class only) nothing changes and the record says why. Under DDP every rank fits, but
+    rank 0's fit is applied everywhere: bf16 logits can differ in the last bits between
+    ranks, and the ranks' models must stay identical.
     """
     if views is None or len(views) == 0:
         return {"applied": False, "reason": "no validation views"}
     y = views.labels.numpy()[:, 0].astype(int)
     if y.min() == y.max():
         return {"applied": False, "reason": "validation views hold one class only"}
-    logits = predict_logits(model, views, device, cpu_bf16=cpu_bf16)[:, 0:1].astype(np.float64)
-    fit = LogisticRegression(C=1e4).fit(logits, y)
-    scale, shift = float(fit.coef_[0, 0]), float(fit.intercept_[0])
+    logits = predict_logits(model, views, info.device, cpu_bf16=cpu_bf16)[:, 0:1]
+    fit = LogisticRegression(C=1e4).fit(logits.astype(np.float64), y)
+    scale, shift = gather_objects(info, (float(fit.coef_[0, 0]), float(fit.intercept_[0])))[0]
     if scale <= 0:
         return {"applied": False, "reason": f"fitted scale {scale:.3g} is not positive"}
     fold_affine(head, scale, shift)

@@ -172,7 +172,7 @@ def _train_role(
     model = result.model.eval()
     if role == "stage1" and run.profile.platt:
         head = classifier_head(model)
-        summary["platt"] = platt_scale(model, head, val_set, run.info.device, run.profile.cpu_bf16)
+        summary["platt"] = platt_scale(model, head, val_set, run.info, run.profile.cpu_bf16)
     return model, summary
 
 

@@ -1,0 +1,82 @@
+"""Write the README's screenshots from the running app with the demo bundle.
+
+``docs/case_review.png``: a positive sample case uploaded through the file input, with its
+results and heatmaps. ``docs/cohort.png``: the cohort page on the demo held-out cohort
+(the batch runs once if it is not cached yet). Needs ``make demo`` first and Debian's
+chromium; drives the app exactly as a person would, through ``streamlit run``.
+
+    .venv/bin/python scripts/screenshots.py [--data data] [--case positive_multi_R_ICA_L_ACOM_BA]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scripts.app_server import CHROMIUM, CHROMIUM_ARGS, ROOT, STARTUP_S, serve  # noqa: E402
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+log = logging.getLogger("screenshots")
+WAIT_MS = 600_000
+WIDTH = 1500
+
+
+def _full_page(page: Page, out: Path) -> None:
+    """Grow the viewport to the page's height so plotly charts lay out, then shoot."""
+    height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": WIDTH, "height": min(int(height) + 40, 7000)})
+    page.wait_for_timeout(2000)
+    page.screenshot(path=str(out))
+    log.info("wrote %s", out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT / "data")
+    parser.add_argument("--case", default="positive_multi_R_ICA_L_ACOM_BA")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    from playwright.sync_api import sync_playwright
+
+    files = sorted(str(p) for p in (ROOT / "assets" / "samples" / args.case).glob("*.jpg"))
+    env = {"REVIEW_DATA_DIR": str(args.data.resolve())}
+    with tempfile.TemporaryDirectory() as tmp, serve(env, Path(tmp) / "app.log") as url:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": WIDTH, "height": 1100})
+            page.goto(url, timeout=STARTUP_S * 1000)
+            page.wait_for_selector("input[type=file]", state="attached", timeout=WAIT_MS)
+            page.set_input_files("input[type=file]", files)
+            page.wait_for_function(
+                "document.querySelectorAll('[data-testid=stImage] img').length >= 8"
+                " && document.querySelectorAll('.js-plotly-plot').length >= 3",
+                timeout=WAIT_MS,
+            )
+            _full_page(page, args.out / "case_review.png")
+
+            page.set_viewport_size({"width": WIDTH, "height": 1100})
+            page.get_by_role("link", name="Cohort analysis").click()
+            run = page.get_by_role("button", name="Run the model on")
+            run.or_(page.locator("[data-testid=stMetric]").first).first.wait_for(timeout=WAIT_MS)
+            if run.count():
+                log.info("running the cohort batch once (cached afterwards)")
+                run.click()
+            page.wait_for_function(
+                "document.querySelectorAll('[data-testid=stMetric]').length >= 6", timeout=WAIT_MS
+            )
+            _full_page(page, args.out / "cohort.png")
+            browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
