@@ -18,7 +18,7 @@ from core.models.bundle import Bundle
 from core.models.explain import STAGE1_TARGET
 from core.models.result import CaseResult, ViewCam
 from core.review.figures import location_label
-from core.review.layout import GRID_COLUMNS, GRID_ROWS, column_label, view_grid
+from core.review.layout import view_grid
 from core.review.overlay import (
     SCALE_CAPTIONS,
     HeatmapSettings,
@@ -28,6 +28,7 @@ from core.review.overlay import (
 )
 from core.schema import LOCATIONS, split_location, views_of
 from ui.compute import heatmaps
+from ui.view_grid import view_cells
 from ui.intake_panel import PENDING_FOCUS
 
 __all__ = ["explainable_targets", "heatmap_panel"]
@@ -102,26 +103,18 @@ def _caption(view: str, result: CaseResult, cam: ViewCam | None) -> str:
 def _grid(
     images: Mapping[str, np.ndarray], result: CaseResult, cams: Mapping[str, ViewCam], target: str
 ) -> None:
-    header = st.columns(len(GRID_COLUMNS))
-    for col, (side, proj) in zip(header, GRID_COLUMNS):
-        col.markdown(f"**{column_label(side, proj)}**")
-    for (_, label), row in zip(GRID_ROWS, view_grid()):
-        st.caption(label)
-        for col, view in zip(st.columns(len(row)), row):
-            with col:
-                if view not in images:
-                    st.markdown(f"`{view}` — *missing*")
-                    continue
-                st.image(
-                    letterbox(images[view], *_CELL),
-                    caption=_caption(view, result, cams.get(view)),
-                    output_format="JPEG",
+    for view, col in view_cells(images):
+        with col:
+            st.image(
+                letterbox(images[view], *_CELL),
+                caption=_caption(view, result, cams.get(view)),
+                output_format="JPEG",
+            )
+            if view not in cams:
+                st.caption(
+                    f"no map: {target} is read from "
+                    f"{', '.join(sorted(cams)) or 'no view present'}"
                 )
-                if view not in cams:
-                    st.caption(
-                        f"no map: {target} is read from "
-                        f"{', '.join(sorted(cams)) or 'no view present'}"
-                    )
 
 
 def heatmap_panel(

@@ -9,7 +9,7 @@ import streamlit as st
 
 from core.case import Case, CleanView, SourceInfo
 from core.review.drawing import draw_preprocessing, side_by_side
-from core.review.layout import GRID_COLUMNS, GRID_ROWS, column_label, view_grid
+from ui.view_grid import view_cells
 
 __all__ = ["preprocess_panel", "source_caption"]
 
@@ -32,23 +32,15 @@ def preprocess_panel(case: Case, clean: Mapping[str, CleanView]) -> None:
         "Left of each pair: the original with the crop (green) and masked text (amber). "
         "Right: the cleaned crop the models see."
     )
-    header = st.columns(len(GRID_COLUMNS))
-    for col, (side, proj) in zip(header, GRID_COLUMNS):
-        col.markdown(f"**{column_label(side, proj)}**")
-    for (_, label), row in zip(GRID_ROWS, view_grid()):
-        st.caption(label)
-        for col, view in zip(st.columns(len(row)), row):
-            with col:
-                if view not in clean:
-                    st.markdown(f"`{view}` — *missing*")
-                    continue
-                cv, source = clean[view], case.views[view].source
-                pair = side_by_side(
-                    draw_preprocessing(case.views[view].pixels, cv.record), cv.image, _THUMB_HEIGHT
-                )
-                st.image(
-                    pair,
-                    caption=f"{view} · {_KIND.get(cv.record.image_type, cv.record.image_type)}",
-                    output_format="JPEG",
-                )
-                st.caption(source_caption(source))
+    for view, col in view_cells(clean):
+        with col:
+            cv, source = clean[view], case.views[view].source
+            pair = side_by_side(
+                draw_preprocessing(case.views[view].pixels, cv.record), cv.image, _THUMB_HEIGHT
+            )
+            st.image(
+                pair,
+                caption=f"{view} · {_KIND.get(cv.record.image_type, cv.record.image_type)}",
+                output_format="JPEG",
+            )
+            st.caption(source_caption(source))
