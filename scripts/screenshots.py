@@ -27,15 +27,21 @@ if TYPE_CHECKING:
 log = logging.getLogger("screenshots")
 WAIT_MS = 600_000
 WIDTH = 1500
+MAX_HEIGHT = 7000
 
 
 def _full_page(page: Page, out: Path) -> None:
-    """Grow the viewport to the page's height so plotly charts lay out, then shoot."""
-    height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
-    page.set_viewport_size({"width": WIDTH, "height": min(int(height) + 40, 7000)})
-    page.wait_for_timeout(2000)
-    page.screenshot(path=str(out))
-    log.info("wrote %s", out)
+    """Shoot the whole page: the app scrolls inside a container, so open the viewport tall,
+    let plotly re-layout, then clip to where the content ends."""
+    page.set_viewport_size({"width": WIDTH, "height": MAX_HEIGHT})
+    page.wait_for_timeout(2500)
+    bottom = page.evaluate(
+        "document.querySelector('[data-testid=stMainBlockContainer]')"
+        ".getBoundingClientRect().bottom"
+    )
+    height = min(int(bottom) + 24, MAX_HEIGHT)
+    page.screenshot(path=str(out), clip={"x": 0, "y": 0, "width": WIDTH, "height": height})
+    log.info("wrote %s (%d px tall)", out, height)
 
 
 def main(argv: list[str] | None = None) -> int:

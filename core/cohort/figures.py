@@ -137,7 +137,7 @@ def confusion_figure(
 ) -> go.Figure:
     """2×2 counts, truth in rows and decision in columns, each cell labelled."""
     z = np.array([[counts["tp"], counts["fn"]], [counts["fp"], counts["tn"]]])
-    text = [[f"TP {z[0, 0]}", f"FN {z[0, 1]}"], [f"FP {z[1, 0]}", f"TN {z[1, 1]}"]]
+    text = [[f"TP<br>{z[0, 0]}", f"FN<br>{z[0, 1]}"], [f"FP<br>{z[1, 0]}", f"TN<br>{z[1, 1]}"]]
     fig = go.Figure(
         go.Heatmap(
             z=z,
