@@ -38,7 +38,8 @@ browser:
 $(DEMO_BUNDLE): | $(VENV)/.runtime
 	$(PY) -m core.demo --data $(DATA)
 
-run: $(VENV)/.runtime $(DEMO_BUNDLE)
+# With REVIEW_BUNDLE set, the app uses that bundle and the demo is not built.
+run: $(VENV)/.runtime $(if $(REVIEW_BUNDLE),,$(DEMO_BUNDLE))
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
 demo: $(VENV)/.runtime
