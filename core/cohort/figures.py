@@ -35,6 +35,13 @@ _CORNERS = {
 }
 
 
+def _diagonal(fig: go.Figure, name: str) -> None:
+    """The dotted y = x line: chance on a ROC curve, perfect calibration on a reliability plot."""
+    fig.add_scatter(
+        x=[0, 1], y=[0, 1], mode="lines", name=name,
+        line=dict(color=_GRID, dash="dot"), hoverinfo="skip",
+    )  # fmt: skip
+
 def _layout(
     fig: go.Figure, title: str, x: str, y: str, legend: str = "bottom right", height: int = 320
 ) -> go.Figure:
@@ -66,14 +73,7 @@ def roc_figure(
     """ROC curve with the current operating point ``(1 - specificity, sensitivity)``."""
     ci_text = f" (95% CI {_fmt(ci[0])}–{_fmt(ci[1])})" if ci and ci[0] is not None else ""
     fig = go.Figure()
-    fig.add_scatter(
-        x=[0, 1],
-        y=[0, 1],
-        mode="lines",
-        name="chance",
-        line=dict(color=_GRID, dash="dot"),
-        hoverinfo="skip",
-    )
+    _diagonal(fig, "chance")
     fig.add_scatter(
         x=roc["fpr"],
         y=roc["tpr"],
@@ -164,14 +164,7 @@ def reliability_figure(y: np.ndarray, score: np.ndarray, n_bins: int = 10) -> go
     counts = np.histogram(score, bins=np.linspace(0, 1, n_bins + 1))[0]
     counts = counts[counts > 0]
     fig = go.Figure()
-    fig.add_scatter(
-        x=[0, 1],
-        y=[0, 1],
-        mode="lines",
-        name="perfectly calibrated",
-        line=dict(color=_GRID, dash="dot"),
-        hoverinfo="skip",
-    )
+    _diagonal(fig, "perfectly calibrated")
     fig.add_scatter(
         x=mean,
         y=frac,
