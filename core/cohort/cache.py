@@ -38,6 +38,7 @@ import pandas as pd
 
 from core.cohort.table import validate_table
 from core.intake.naming import is_candidate
+from core.models.manifest import sha256_file
 from core.paths import data_dir
 
 __all__ = [
@@ -82,14 +83,6 @@ def bundle_id(bundle_dir: str | Path) -> str:
     return hashlib.sha256((Path(bundle_dir) / "bundle.json").read_bytes()).hexdigest()
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def data_fingerprint(cohort_dir: str | Path, *, content: bool = False) -> str:
     """A digest of the labels, the synthetic truth and every image file of a cohort folder.
 
@@ -104,7 +97,7 @@ def data_fingerprint(cohort_dir: str | Path, *, content: bool = False) -> str:
     h = hashlib.sha256()
     for name in _SIDECARS:
         path = root / name
-        h.update(f"{name}:{_file_digest(path) if path.is_file() else '-'};".encode())
+        h.update(f"{name}:{sha256_file(path) if path.is_file() else '-'};".encode())
     images = sorted(
         p
         for p in root.iterdir()
@@ -112,7 +105,7 @@ def data_fingerprint(cohort_dir: str | Path, *, content: bool = False) -> str:
     )
     for p in images:
         if content:
-            h.update(f"{p.name}:{_file_digest(p)};".encode())
+            h.update(f"{p.name}:{sha256_file(p)};".encode())
         else:
             st = p.stat()
             h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())

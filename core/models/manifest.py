@@ -52,11 +52,9 @@ class BundleError(RuntimeError):
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
+    """Hex SHA-256 of a file, read in blocks (weights can be hundreds of MB)."""
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def libraries() -> dict[str, str]:
