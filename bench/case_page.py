@@ -60,7 +60,7 @@ def _child() -> None:
     from bench.inference import _bundle
     from core import paths
     from core.synth.cohort import generate_cohort
-    from ui.bundle import cached_bundle
+    from core.models.bundle import load_bundle
 
     tmp = Path(tempfile.mkdtemp())
     bundle, source = _bundle(tmp)
@@ -91,8 +91,7 @@ def _child() -> None:
         print(f"{name:<44}{ms:>10.0f}")
     print(f"cold/warm: {cold / warm:.2f}x; warm/cached: {warm / cached:.1f}x")
 
-    sha = bundle.manifest_sha256
-    models = cached_bundle(str(bundle.path), sha).models
+    models = load_bundle(bundle.path).models
     forwards: Counter[str] = Counter()
     for role, model in models.items():
         model.register_forward_hook(lambda *_a, role=role: forwards.update([role]))

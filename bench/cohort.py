@@ -151,7 +151,7 @@ def main() -> None:
         reopen = _median_ms(lambda: _open(cohort, bundle, cache, base), 5)
         moved = iter(
             [
-                with_values(base, float(t), dict(base.locations), author="bench", rule="bench")
+                with_values(base, float(t), dict(base.labels), author="bench", rule="bench")
                 for t in np.linspace(0.3, 0.7, REPEATS)
             ]
         )

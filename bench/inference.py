@@ -32,9 +32,11 @@ from core.models.bundle import Bundle, load_bundle, save_bundle
 from core.models.calibration import calibrate
 from core.models.inference import preprocess_case, run_case
 from core.models.inputs import model_batch
+from core.models.manifest import is_bundle_dir
 from core.models.registry import get_spec
 from core.paths import demo_bundle_dir
-from core.schema import LOCATIONS, view_info
+from core.schema import LOCATIONS, VIEWS, view_info
+from core.studies.aneurysm import schema_for
 from core.synth.cohort import generate_patient
 from core.training.profiles import get_profile
 
@@ -45,7 +47,7 @@ STEPS = ("preprocess", "stage1", "stage2", "cam")
 
 
 def _bundle(tmp: Path) -> tuple[Bundle, str]:
-    if (demo_bundle_dir() / "bundle.json").is_file():
+    if is_bundle_dir(demo_bundle_dir()):
         return load_bundle(demo_bundle_dir()), f"demo bundle {demo_bundle_dir()}"
     profile = get_profile("demo")
     specs = {r: get_spec(profile.stage(r).key, size=profile.stage(r).size) for r in
@@ -53,7 +55,7 @@ def _bundle(tmp: Path) -> tuple[Bundle, str]:
     models = {r: build_model(s, seed=0) for r, s in specs.items()}
     rng = np.random.default_rng(0)
     thresholds = calibrate(rng.random(20), {c: rng.random(20) for c in LOCATIONS})
-    path = save_bundle(tmp / "bench", models, specs, thresholds)
+    path = save_bundle(tmp / "bench", models, specs, thresholds, schema=schema_for())
     return load_bundle(path), "random-init demo-profile models (no demo bundle found)"
 
 
@@ -61,7 +63,7 @@ def _case() -> Case:
     labels = dict.fromkeys(LOCATIONS, 0) | {"L_MCA": 1}
     views = generate_patient(1, labels, np.random.default_rng(1), heights=(1000, 1000))
     return Case("1", {v: ViewImage(v, img, SourceInfo(f"1{v}.jpg", "jpeg"))
-                      for v, (img, _) in views.items()})  # fmt: skip
+                      for v, (img, _) in views.items()}, expected_views=VIEWS)  # fmt: skip
 
 
 def _reference(bundle: Bundle, case: Case, trainable: torch.nn.Module) -> dict[str, float]:

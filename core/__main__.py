@@ -13,6 +13,7 @@ import logging
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
+    "studies": ("core.studies.cli", "list the registered studies as JSON"),
     "synth": ("core.synth.cli", "generate a synthetic K-Ium cohort"),
     "preprocess": ("core.preprocess.cli", "crop margins and fill burned-in text"),
     "train": ("core.training.cli", "train a two-stage model bundle"),

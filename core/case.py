@@ -1,8 +1,10 @@
 """The typed case record that flows through ``core``: intake -> preprocessing -> models.
 
 A :class:`Case` is what intake produces from a folder, an upload or a zip. It carries
-decoded grey-scale views (vessels dark, the DSA convention), where each came from, and
-every problem met on the way, so that the UI can report them instead of failing.
+decoded grey-scale views (vessels dark, the DSA convention), where each came from, the
+views its study expects, and every problem met on the way, so that the UI can report them
+instead of failing. Intake says which views to expect, so this record names no study's
+views; only a case built without them falls back to the first study's (see ``Case``).
 Preprocessing adds a :class:`PreprocessRecord` per view; model results live in
 ``core.models.inference`` and are keyed by :meth:`Case.content_hash`.
 
@@ -19,7 +21,6 @@ from typing import Literal
 
 import numpy as np
 
-from core.schema import VIEWS
 
 __all__ = [
     "Box",
@@ -78,34 +79,42 @@ class IntakeProblem:
 
 @dataclass
 class Case:
-    """One patient's views, with what intake found missing or wrong."""
+    """One patient's views, with what intake found missing or wrong.
+
+    ``expected_views`` are the views the case's study takes, in display order; intake sets
+    them (the aneurysm intake: ``core.schema.VIEWS``), and :attr:`missing_views` is what
+    they name that the case lacks.
+    """
 
     case_id: str
     views: dict[str, ViewImage] = field(default_factory=dict)
     problems: list[IntakeProblem] = field(default_factory=list)
     #: ``Aneurysm`` plus the 21 location columns when the case comes from a labelled folder.
     labels: dict[str, int] | None = None
+    expected_views: tuple[str, ...] = ()
 
     @property
     def missing_views(self) -> list[str]:
-        return [v for v in VIEWS if v not in self.views]
+        return [v for v in self.expected_views if v not in self.views]
 
     @property
     def is_complete(self) -> bool:
         return not self.missing_views
 
     def content_hash(self) -> str:
-        """SHA-256 of the view names and pixels: the cache key for everything downstream.
+        """SHA-256 of every view's name, size and pixels: the key of everything downstream.
 
-        Two uploads of the same pixels share results; a different case never does, which
-        is what keeps one user's results out of another user's session.
+        Two uploads of the same pixels share results and verdicts; a different case never
+        does, whatever its views are called, which is what keeps one user's results out of
+        another user's session. Views go in sorted name order. The eight DSA names sort in
+        ``core.schema.VIEWS`` order, the order of the hash before it covered other names, so
+        a DSA case keeps its old key (verdicts stored under it still match).
         """
         h = hashlib.sha256()
-        for v in VIEWS:
-            if v in self.views:
-                px = np.ascontiguousarray(self.views[v].pixels)
-                h.update(f"{v}:{px.shape[0]}x{px.shape[1]};".encode())
-                h.update(px.tobytes())
+        for name in sorted(self.views):
+            px = np.ascontiguousarray(self.views[name].pixels)
+            h.update(f"{name}:{px.shape[0]}x{px.shape[1]};".encode())
+            h.update(px.tobytes())
         return h.hexdigest()
 
 

@@ -33,6 +33,7 @@ from core.metrics.cli import bundle_stage1_threshold
 from core.metrics.files import evaluate_files, json_ready
 from core.models import predict_cli
 from core.models.bundle import clear_bundle_cache
+from core.models.manifest import is_bundle_dir
 from core.training.groups import GROUPINGS
 from core.training.options import TrainOptions
 from core.training.profiles import get_profile
@@ -114,7 +115,7 @@ def build_demo(data_dir: Path, progress: Progress | None = None, force: bool = F
             generate_parallel(folder, n, seed, start_index=start, pad_width=pad)
         step(1.0, f"{name} ready")
     step = _step(progress, "training")
-    if force or not (bundle / "bundle.json").is_file():
+    if force or not is_bundle_dir(bundle):
         shutil.rmtree(bundle, ignore_errors=True)
         opts = TrainOptions(
             seed=PLAN.model_seed,

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal, Mapping, Sequence
+from typing import Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+
+from core.studies.study import StudySchema
 
 __all__ = [
     "VIEWS",
@@ -33,11 +35,13 @@ __all__ = [
     "location_column",
     "split_location",
     "views_of",
+    "feeding_views",
     "training_tables",
     "regenerate_locations",
     "tables_to_train",
     "validate_train_table",
     "SchemaError",
+    "groups_of",
 ]
 
 Circulation = Literal["anterior", "posterior"]
@@ -171,6 +175,13 @@ VIEW_SHOWS: dict[str, tuple[str, ...]] = {
 }
 
 
+def groups_of(schema: StudySchema) -> CirculationGroups:
+    """The circulation groups an aneurysm bundle's schema records."""
+    if schema.study != "aneurysm":
+        raise SchemaError(f"a {schema.study} schema has no circulation groups")
+    return CirculationGroups.from_dict(schema.groups)
+
+
 def validate_train_table(df: pd.DataFrame) -> pd.DataFrame:
     """Check a ``train.csv`` frame: the 23 columns in order, 0/1 labels, unique indices."""
     if tuple(df.columns) != TRAIN_COLUMNS:
@@ -219,6 +230,17 @@ def training_tables(
     return out
 
 
+def feeding_views(
+    column: str, groups: CirculationGroups, present: Iterable[str] = VIEWS
+) -> tuple[str, ...]:
+    """The one rule of which views feed a location column: the views of its circulation
+    on its side (BA: both sides), among ``present``, in ``VIEWS`` order."""
+    side, base = split_location(column)
+    circ = groups.circulation_of(base)
+    have = set(present)
+    return tuple(v for v in views_of(circ, side) if v in have)
+
+
 def regenerate_locations(
     per_view: Mapping[str, Mapping[str, float]],
     groups: CirculationGroups = ORIGINAL_GROUPS,
@@ -227,23 +249,18 @@ def regenerate_locations(
     """Give L/R back from per-view base scores and combine A/B views into 21 columns.
 
     ``per_view`` maps a view name to ``{base: score}`` for the bases of that view's
-    circulation. A sided location takes the views of its side; BA takes the views of both
-    sides. ``combine`` is ``max`` (the original rule) or ``mean``. A location with no view
-    present scores 0.0, so a partial case still gives all 21 columns.
+    circulation. A location takes the scores of :func:`feeding_views`; ``combine`` is
+    ``max`` (the original rule) or ``mean``. A location with no view present scores 0.0,
+    so a partial case still gives all 21 columns.
     """
     reducer = {"max": np.max, "mean": np.mean}.get(combine)
     if reducer is None:
         raise SchemaError(f"unknown A/B combine rule {combine!r}; use 'max' or 'mean'")
     result: dict[str, float] = {}
     for col in LOCATIONS:
-        side, base = split_location(col)
-        circ = groups.circulation_of(base)
-        scores = [
-            float(per_view[v][base])
-            for v in views_of(circ, side)
-            if v in per_view and base in per_view[v]
-        ]
-        result[col] = float(reducer(scores)) if scores else 0.0
+        base = split_location(col)[1]
+        views = [v for v in feeding_views(col, groups, per_view) if base in per_view[v]]
+        result[col] = float(reducer([float(per_view[v][base]) for v in views])) if views else 0.0
     return result
 
 

@@ -6,7 +6,7 @@ the cached steps in :mod:`ui.compute`, render. The heatmap controls run as a fra
 
 import streamlit as st
 
-from core.review.export import ExportContext
+from core.review.reviewed import ExportContext, ReviewedCase
 from ui.bundle import TRAINING_SET, active_bundle, offer_demo_build
 from ui.compute import case_key, case_result, clean_views
 from ui.export_panel import export_panel
@@ -37,7 +37,9 @@ st.dataframe(view_grid_frame(case), key="view_grid")
 file_assignments(case)
 
 try:
-    clean, preprocess_ms = clean_views(case, case.content_hash())
+    clean, preprocess_ms = clean_views(
+        case, case.content_hash(), active.bundle if active is not None else None
+    )
 except ValueError as err:
     st.error(f"Preprocessing failed: {err}")
     st.stop()
@@ -67,18 +69,19 @@ stage1_summary(result)
 location_panel(result, case)
 
 ctx = ExportContext(active.threshold_set, active.identity.training_data, active.identity.notice)
+reviewed = ReviewedCase(case, clean, result, ctx)
 
 
 @st.fragment
 def heatmaps_and_export() -> None:
     """Heatmaps and the downloads that record their settings rerun alone on a control change."""
     st.subheader("Heatmaps")
-    settings, cams, cam_ms = heatmap_panel(active.bundle, case, clean, result)
+    shown = reviewed.with_heatmaps(*heatmap_panel(active.bundle, case, clean, result))
     st.subheader("Timings and export")
-    export_panel(case, result, ctx, settings, cams, cam_ms)
+    export_panel(shown)
 
 
 heatmaps_and_export()
 
 st.subheader("Reviewer verdict")
-verdict_panel(case, result)
+verdict_panel(reviewed)

@@ -11,8 +11,10 @@ from core.case import Case, SourceInfo, ViewImage
 from core.models.build import build_model
 from core.models.bundle import save_bundle
 from core.models.calibration import calibrate
-from core.models.registry import ModelSpec, Role, default_keys, get_spec
+from core.models.aneurysm_models import Role, default_keys
+from core.models.registry import ModelSpec, get_spec
 from core.models.thresholds import Thresholds
+from core.studies.aneurysm import schema_for
 from core.schema import LOCATIONS, VIEWS
 
 
@@ -35,7 +37,9 @@ def random_thresholds(seed: int = 0) -> Thresholds:
 
 
 def write_tiny_bundle(path: Path, thresholds: Thresholds | None = None) -> Path:
-    return save_bundle(path, tiny_models(), tiny_specs(), thresholds or random_thresholds())
+    return save_bundle(
+        path, tiny_models(), tiny_specs(), thresholds or random_thresholds(), schema=schema_for()
+    )
 
 
 def dsa_like(
@@ -57,4 +61,4 @@ def synthetic_case(
     return Case(case_id, {
         v: ViewImage(v, dsa_like(rng, **size), SourceInfo(f"{case_id}{v}.jpg", "jpeg"))
         for v in views
-    })  # fmt: skip
+    }, expected_views=VIEWS)  # fmt: skip

@@ -4,7 +4,6 @@ run a model (forward passes are counted with hooks on the app's own cached model
 
 from __future__ import annotations
 
-import hashlib
 import io
 import sys
 import types
@@ -29,10 +28,11 @@ from core.cohort import (
     OPEN_CASE_INDEX,
     OPEN_CASE_THRESHOLDS,
 )
-from core.models.thresholds import save_threshold_set
+from core.models.bundle import load_bundle
+from core.models.threshold_sets import save_threshold_set
 from core.review.identity import DEMO_NOTICE
 from core.schema import LOCATIONS, VIEWS
-from ui.bundle import WHATIF_SET, cached_bundle
+from ui.bundle import WHATIF_SET
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 180
@@ -92,8 +92,7 @@ def assert_clean(at: AppTest) -> None:
 @contextmanager
 def count_forwards(bundle_dir: Path) -> Iterator[Counter[str]]:
     """Forward calls per role on the very model objects the app holds in its cache."""
-    sha = hashlib.sha256((bundle_dir / "bundle.json").read_bytes()).hexdigest()
-    bundle = cached_bundle(str(bundle_dir.resolve()), sha)
+    bundle = load_bundle(bundle_dir.resolve())
     counts: Counter[str] = Counter()
     handles = [
         model.register_forward_hook(lambda *_args, role=role: counts.update([role]))

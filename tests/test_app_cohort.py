@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.cohort.cache import PredictionCache, cache_key
 from core.cohort.synthetic import synthetic_table
-from core.cohort.thresholds import list_threshold_sets, load_threshold_set
+from core.models.threshold_sets import list_threshold_sets, load_threshold_set
 from core.models.thresholds import Thresholds
 from core.schema import VIEWS
 from core.verdicts import VerdictIn, VerdictStore
@@ -152,6 +152,7 @@ def test_model_vs_reviewer(cohort_env: tuple[Path, Path]) -> None:
             case_id="x",
             bundle_name="fixture",
             bundle_hash="ab",
+            study="aneurysm",
             finding="Aneurysm",
             probability=0.9,
             threshold=0.5,
@@ -215,4 +216,4 @@ def test_selecting_an_error_opens_the_case_page(app_env: Path, tmp_path: Path) -
     # AppTest re-runs only the page after a switch (not app.py's sidebar), so the sidebar's
     # adoption of the thresholds is covered by the case page's own hand-over test.
     sent = Thresholds.from_dict(at.session_state["open_case_thresholds"])
-    assert sent.stage1 == TINY_STAGE1 and set(sent.locations.values()) == {TINY_LOCATION}
+    assert sent.stage1 == TINY_STAGE1 and set(sent.labels.values()) == {TINY_LOCATION}

@@ -11,7 +11,8 @@ from core.cam.engine import compute_cams, hook_count
 from core.cam.methods import METHODS, method_class
 from core.cam.targets import location_index, location_targets, stage1_targets
 from core.models.build import build_model
-from core.models.registry import ModelSpec, default_keys, get_spec
+from core.models.aneurysm_models import default_keys
+from core.models.registry import ModelSpec, get_spec
 
 SPECS = {role: get_spec(key) for role, key in default_keys("tiny").items()}
 

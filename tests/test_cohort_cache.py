@@ -10,9 +10,11 @@ import pandas as pd
 import pytest
 from cohort_fixtures import write_bundle_json, write_cohort
 
+import core.cohort.cache as cache_module
 from core.cohort.cache import CacheKey, PredictionCache, bundle_id, cache_key, data_fingerprint
 from core.cohort.synthetic import synthetic_table
 from core.cohort.table import TableError
+from core.pipeline_version import pipeline_version
 
 
 @pytest.fixture
@@ -103,3 +105,21 @@ def test_chunks_and_a_foreign_table(
     table.drop(columns="prob_BA").to_parquet(cache.table_path(key))
     with pytest.raises(TableError, match="prob_BA"):
         cache.load(key)
+
+
+def test_pipeline_version_is_part_of_the_key(
+    tmp_path: Path, cohort: tuple[Path, Path, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle, folder, table = cohort
+    cache = PredictionCache(tmp_path / "cache")
+    old = cache_key(bundle, folder)
+    assert old.pipeline == pipeline_version()
+    cache.save(old, table)
+    cache.write_part(old, table.iloc[:3])
+    assert cache.meta(old)["pipeline"] == old.pipeline
+    monkeypatch.setattr(cache_module, "pipeline_version", lambda: "f" * 64)
+    new = cache_key(bundle, folder)
+    assert (new.bundle, new.data, new.variant) == (old.bundle, old.data, old.variant)
+    assert new != old and new.name != old.name and CacheKey(old.bundle, old.data) == new
+    assert cache.load(new) is None and not cache.has(new) and cache.read_parts(new) is None
+    pd.testing.assert_frame_equal(cache.load(old), table)  # still there, just not served

@@ -17,6 +17,7 @@ from core.cohort.table import (
     validate_table,
 )
 from core.cohort.whatif import (
+    CALIBRATION_RULES,
     decisions,
     interval_report,
     location_summary,
@@ -27,6 +28,7 @@ from core.cohort.whatif import (
     with_values,
 )
 from core.metrics.report import evaluate_tables
+from core.models.threshold_rules import THRESHOLD_RULES, ThresholdRuleError
 from core.models.thresholds import Thresholds
 from core.schema import LOCATIONS
 
@@ -113,16 +115,31 @@ def test_sensitivity_and_original_suggestions(table: pd.DataFrame) -> None:
     assert what_if(table, sens).stage1_point["sensitivity"] >= 0.95
     orig = suggest_thresholds(table, "original")
     assert orig.stage1 == pytest.approx(np.median(table[SCORE]))
-    assert orig.locations["L_MCA"] == pytest.approx(np.percentile(table["prob_L_MCA"], 90))
-    with pytest.raises(ValueError):
+    assert orig.labels["L_MCA"] == pytest.approx(np.percentile(table["prob_L_MCA"], 90))
+    with pytest.raises(ThresholdRuleError, match="use one of"):
         suggest_thresholds(table, "magic")  # type: ignore[arg-type]
+
+
+def test_the_picker_offers_the_rule_table(table: pd.DataFrame) -> None:
+    assert CALIBRATION_RULES == tuple(THRESHOLD_RULES)
+    for name, rule in THRESHOLD_RULES.items():
+        got = suggest_thresholds(table, name, target=0.8)  # type: ignore[arg-type]
+        want = rule.fit(
+            table[SCORE].to_numpy(float),
+            {c: table[p].to_numpy(float) for c, p in zip(LOCATIONS, PROB_COLUMNS, strict=True)},
+            patient_labels=table["Aneurysm"].to_numpy(int),
+            location_labels={c: table[c].to_numpy(int) for c in LOCATIONS},
+            target=0.8,
+        )
+        assert (got.stage1, got.labels, got.rule) == (want.stage1, want.labels, want.rule)
+        assert got.author == "cohort page" and got.params["requested"] == want.params["requested"]
 
 
 def test_with_values_records_its_origin(table: pd.DataFrame) -> None:
     base = suggest_thresholds(table, "original")
-    locs = dict(base.locations) | {"BA": 0.9}
+    locs = dict(base.labels) | {"BA": 0.9}
     moved = with_values(base, 0.42, locs, author="me", rule="hand-tuned")
-    assert moved.stage1 == 0.42 and moved.locations["BA"] == 0.9
+    assert moved.stage1 == 0.42 and moved.labels["BA"] == 0.9
     assert moved.params["locations_changed"] == ["BA"] and moved.params["stage1_changed"]
 
 

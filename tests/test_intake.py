@@ -4,6 +4,7 @@ pydicom's own test files and the ``pydicom-data`` package already on disk."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import struct
@@ -28,6 +29,7 @@ from pydicom.data import get_testdata_file
 from pydicom.uid import JPEG2000Lossless, JPEGBaseline8Bit, RLELossless
 
 from core import limits
+from core.case import Case, SourceInfo, ViewImage
 from core.intake import (
     BadFile,
     TooLarge,
@@ -551,3 +553,54 @@ def test_kium_folder_errors(tmp_path) -> None:
     bad.to_csv(tmp_path / "train.csv", index=False)
     with pytest.raises(BadFile, match="labels must all be 0 or 1"):
         read_kium_folder(tmp_path)
+
+
+# ---------------------------------------------------------------- case identity
+
+
+def _old_content_hash(case: Case) -> str:
+    """``Case.content_hash`` as it was before it covered every view: the 8 DSA names only."""
+    h = hashlib.sha256()
+    for v in VIEWS:
+        if v in case.views:
+            px = np.ascontiguousarray(case.views[v].pixels)
+            h.update(f"{v}:{px.shape[0]}x{px.shape[1]};".encode())
+            h.update(px.tobytes())
+    return h.hexdigest()
+
+
+def _case(views: dict[str, np.ndarray], expected: tuple[str, ...] = ()) -> Case:
+    return Case(
+        "x",
+        {v: ViewImage(v, px, SourceInfo(f"{v}.png", "png")) for v, px in views.items()},
+        expected_views=expected,
+    )
+
+
+def test_cases_with_other_view_names_get_different_keys() -> None:
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 256, (16, 12), dtype=np.uint8) for _ in range(2))
+    assert _case({"image": a}).content_hash() != _case({"image": b}).content_hash()
+    assert _case({"a": a, "b": b}).content_hash() != _case({"a": a, "b": a}).content_hash()
+    assert _case({"a": a}).content_hash() != _case({"b": a}).content_hash()  # names count
+    assert _case({"image": a}).content_hash() == _case({"image": a.copy()}).content_hash()
+
+
+def test_dsa_case_keeps_the_key_it_had_before() -> None:
+    case = case_from_files(view_files())
+    assert case.content_hash() == _old_content_hash(case)
+    partial = case_from_files(view_files()[:3])
+    assert partial.content_hash() == _old_content_hash(partial)
+    # the order the old hash used is the sorted order the new one uses
+    assert list(VIEWS) == sorted(VIEWS)
+    raw = _case({v: np.clip(ramp() // 2 + 10 * i, 0, 255).astype(np.uint8)
+                 for i, v in enumerate(VIEWS)})  # fmt: skip
+    # the value the code before this change gave for these pixels
+    assert raw.content_hash() == "8b9e67ec05055779678dce96dd6bdd20db240d0a238442db19d388d3a09de2b6"
+
+
+def test_intake_expects_the_dsa_views_and_a_case_may_expect_others() -> None:
+    case = case_from_files(view_files()[:2])
+    assert case.expected_views == VIEWS and case.missing_views == list(VIEWS[2:])
+    film = _case({"image": ramp()}, expected=("image",))
+    assert film.is_complete and _case({}, expected=("image",)).missing_views == ["image"]

@@ -3,6 +3,7 @@ inconsistent bundle."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -12,13 +13,17 @@ from models_fixtures import fixed_thresholds, tiny_models, tiny_specs, write_tin
 from safetensors.torch import load_file, save_file
 
 from core.models.bundle import (
+    CACHE_ENTRIES,
     BundleError,
     clear_bundle_cache,
     load_bundle,
     save_bundle,
     sha256_file,
 )
-from core.models.thresholds import save_threshold_set
+from core.models.threshold_sets import save_threshold_set
+from core.studies.aneurysm import schema_for
+
+SCHEMA = schema_for()
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +58,10 @@ def test_round_trip_gives_the_same_outputs(tmp_path: Path) -> None:
     for m in models.values():
         m.eval()
     path = save_bundle(tmp_path / "b", models, tiny_specs(), fixed_thresholds(0.3, 0.6),
-                       training_data={"n_images": 8}, metrics={"auroc": 0.5})  # fmt: skip
+                       schema=SCHEMA, training_data={"n_images": 8},
+                       metrics={"auroc": 0.5})  # fmt: skip
     bundle = load_bundle(path)
-    assert bundle.thresholds.stage1 == 0.3 and set(bundle.thresholds.locations.values()) == {0.6}
+    assert bundle.thresholds.stage1 == 0.3 and set(bundle.thresholds.labels.values()) == {0.6}
     for role, model in models.items():
         loaded = bundle.model(role)
         assert not loaded.training and not any(p.requires_grad for p in loaded.parameters())
@@ -123,6 +129,9 @@ def test_wrong_shapes_are_refused_even_with_a_matching_hash(copy: Path) -> None:
         ({"surprise": 1}, "unknown=\\['surprise'\\]"),
         ({"combine": "median"}, "combine"),
         ({"thresholds": {"stage1": 0.5}}, "malformed"),
+        ({"study": {"study": "nope", "labels": ["a"], "views": [], "groups": {},
+                    "case_label": None}}, "unknown study 'nope'"),  # fmt: skip
+        ({"study": SCHEMA.to_dict() | {"labels": ["L_ICA"]}}, "extra=|differ"),
     ],
 )
 def test_malformed_manifests_are_refused(copy: Path, changes: dict, message: str) -> None:
@@ -143,9 +152,53 @@ def test_save_checks_models_against_specs(tmp_path: Path) -> None:
     models, specs = tiny_models(), tiny_specs()
     models["anterior"], models["posterior"] = models["posterior"], models["anterior"]
     with pytest.raises(BundleError, match="does not match spec"):
-        save_bundle(tmp_path / "b", models, specs, fixed_thresholds())
+        save_bundle(tmp_path / "b", models, specs, fixed_thresholds(), schema=SCHEMA)
     with pytest.raises(BundleError, match="roles"):
-        save_bundle(tmp_path / "b", tiny_models(), {"stage1": specs["stage1"]}, fixed_thresholds())
-    save_bundle(tmp_path / "ok", tiny_models(), specs, fixed_thresholds())
+        save_bundle(
+            tmp_path / "b", tiny_models(), {"stage1": specs["stage1"]}, fixed_thresholds(),
+            schema=SCHEMA,
+        )  # fmt: skip
+    save_bundle(tmp_path / "ok", tiny_models(), specs, fixed_thresholds(), schema=SCHEMA)
     with pytest.raises(BundleError, match="already holds"):
-        save_bundle(tmp_path / "ok", tiny_models(), specs, fixed_thresholds())
+        save_bundle(tmp_path / "ok", tiny_models(), specs, fixed_thresholds(), schema=SCHEMA)
+
+
+def _as_v1(folder: Path) -> None:
+    """Rewrite a bundle's manifest as the v1 format that bundles trained before studies
+    existed have on disk: aneurysm-only, top-level groups, thresholds under locations."""
+    manifest = json.loads((folder / "bundle.json").read_text())
+    manifest["format"], manifest["format_version"] = "aneurysm-review-bundle", 1
+    manifest["groups"] = manifest.pop("study")["groups"]
+    manifest["thresholds"]["locations"] = manifest["thresholds"].pop("labels")
+    (folder / "bundle.json").write_text(json.dumps(manifest, indent=2))
+
+
+def test_a_v1_bundle_loads_through_the_migration_without_a_changed_byte(copy: Path) -> None:
+    reference = load_bundle(copy)
+    clear_bundle_cache()
+    _as_v1(copy)
+    before = (copy / "bundle.json").read_bytes()
+    migrated = load_bundle(copy)
+    assert (copy / "bundle.json").read_bytes() == before  # migrated in memory only
+    assert migrated.study == "aneurysm" and migrated.schema == reference.schema
+    assert migrated.thresholds == reference.thresholds
+    assert migrated.manifest_sha256 == hashlib.sha256(before).hexdigest()
+    x = torch.randn(1, 1, *migrated.spec("stage1").input.size)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            migrated.model("stage1")(x), reference.model("stage1")(x)
+        )
+
+
+def test_loaded_bundles_live_in_one_bounded_cache(bundle_dir: Path, tmp_path: Path) -> None:
+    clear_bundle_cache()
+    copies = []
+    for i in range(CACHE_ENTRIES + 1):
+        folder = tmp_path / f"c{i}"
+        folder.mkdir()
+        for p in bundle_dir.iterdir():
+            if p.is_file():
+                (folder / p.name).write_bytes(p.read_bytes())
+        copies.append(load_bundle(folder))
+    assert load_bundle(tmp_path / f"c{CACHE_ENTRIES}") is copies[-1]  # recent: kept
+    assert load_bundle(tmp_path / "c0") is not copies[0]  # least recently used: dropped

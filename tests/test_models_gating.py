@@ -36,7 +36,7 @@ def test_negative_gate_zeroes_decisions_but_keeps_probabilities() -> None:
     locs = decide_locations(views, g, THR, ORIGINAL_GROUPS)
     assert not g.positive
     assert all(d.decision == 0 for d in locs.values())
-    assert locs["L_MCA"].probability == pytest.approx(0.95)
+    assert locs["L_MCA"].score == pytest.approx(0.95)
     assert "stage 1 negative" in locs["L_MCA"].reason
 
 
@@ -47,12 +47,12 @@ def test_sides_come_back_from_views_and_ab_combine_by_max() -> None:
     locs = decide_locations(views, g, THR, ORIGINAL_GROUPS)
     decided = {c for c, d in locs.items() if d.decision}
     assert decided == {"L_ICA", "R_MCA", "BA", "R_PCOM"}
-    assert locs["L_ICA"].probability == pytest.approx(0.9)
-    assert locs["L_ICA"].views == ("LI-A", "LI-B")
-    assert locs["BA"].probability == pytest.approx(0.8)  # from the right side
-    assert set(locs["BA"].views) == {"LV-A", "LV-B", "RV-A", "RV-B"}
+    assert locs["L_ICA"].score == pytest.approx(0.9)
+    assert locs["L_ICA"].sources == ("LI-A", "LI-B")
+    assert locs["BA"].score == pytest.approx(0.8)  # from the right side
+    assert set(locs["BA"].sources) == {"LV-A", "LV-B", "RV-A", "RV-B"}
     mean_locs = decide_locations(views, g, THR, ORIGINAL_GROUPS, combine="mean")
-    assert mean_locs["L_ICA"].probability == pytest.approx(0.55)
+    assert mean_locs["L_ICA"].score == pytest.approx(0.55)
 
 
 def test_partial_case_without_posterior_views() -> None:
@@ -62,7 +62,7 @@ def test_partial_case_without_posterior_views() -> None:
     assert g.positive and "no posterior views" in g.reason
     locs = decide_locations(views, g, THR, ORIGINAL_GROUPS)
     assert locs["L_ACA"].decision == 1
-    assert locs["BA"].decision == 0 and locs["BA"].views == ()
+    assert locs["BA"].decision == 0 and locs["BA"].sources == ()
     assert "no view" in locs["BA"].reason
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,9 +15,12 @@ import pytest
 from models_fixtures import dsa_like, synthetic_case, write_tiny_bundle
 
 from core.__main__ import main as cli_main
+from core.case import Case, SourceInfo, ViewImage
 from core.models.bundle import Bundle, load_bundle
 from core.models.explain import explain
 from core.models.inference import predict_cases, preprocess_case, run_case
+from core.models.manifest import manifest_path
+from core.preprocess.params import PreprocessParamsError, recorded_params
 from core.schema import LOCATIONS, TRAIN_COLUMNS, VIEWS
 
 
@@ -65,7 +70,7 @@ def test_partial_case_says_what_is_missing(bundle: Bundle) -> None:
     assert result.missing_views == ("LV-A", "LV-B", "RI-B", "RV-A", "RV-B")
     assert result.gate.posterior_mean is None and "no posterior views" in result.gate.reason
     assert result.notes[0].startswith("partial case: missing LV-A")
-    assert result.locations["BA"].views == () and result.locations["BA"].probability == 0.0
+    assert result.locations["BA"].sources == () and result.locations["BA"].score == 0.0
 
 
 def test_negative_gate_keeps_stage2_probabilities_for_what_if(bundle: Bundle) -> None:
@@ -74,7 +79,7 @@ def test_negative_gate_keeps_stage2_probabilities_for_what_if(bundle: Bundle) ->
     assert not strict.gate.positive and sum(strict.decisions.values()) == 0
     assert strict.probabilities == result.probabilities
     lenient = result.with_thresholds(
-        replace(result.thresholds, stage1=0.0, locations=dict.fromkeys(LOCATIONS, 0.0))
+        replace(result.thresholds, stage1=0.0, labels=dict.fromkeys(LOCATIONS, 0.0))
     )
     assert lenient.gate.positive and sum(lenient.decisions.values()) == 21
 
@@ -132,3 +137,59 @@ def test_predict_cli_writes_three_tables(bundle_dir: Path, tmp_path: Path) -> No
 
 def test_predict_cli_refuses_a_missing_bundle(tmp_path: Path) -> None:
     assert cli_main(["predict", str(tmp_path), str(tmp_path), str(tmp_path / "o.csv")]) == 2
+
+
+def _grey_margin_case(case_id: str = "20") -> Case:
+    """Every view: a light picture whose left 20 columns are grey 70. The default margin
+    threshold (half the background, at most 100) calls that margin; ``dark_fraction=0.25``
+    (threshold 50) calls it picture."""
+    rng = np.random.default_rng(3)
+    views = {}
+    for v in VIEWS:
+        img = (rng.random((120, 160)) * 20 + 190).astype(np.uint8)
+        img[:, :20] = 70
+        views[v] = ViewImage(v, img, SourceInfo(f"{case_id}{v}.png", "png"))
+    return Case(case_id, views, expected_views=VIEWS)
+
+
+def _recording(bundle_dir: Path, to: Path, **params: object) -> Path:
+    """A copy of ``bundle_dir`` whose ``bundle.json`` records other preprocessing params."""
+    shutil.copytree(bundle_dir, to)
+    path = manifest_path(to)
+    manifest = json.loads(path.read_text())
+    manifest["preprocessing"]["crop_text_fill"]["params"].update(params)
+    path.write_text(json.dumps(manifest, indent=2))
+    return to
+
+
+def test_the_bundles_recorded_preprocessing_params_are_used(
+    bundle: Bundle, bundle_dir: Path, tmp_path: Path
+) -> None:
+    recorded = load_bundle(_recording(bundle_dir, tmp_path / "b", dark_fraction=0.25), "cpu")
+    assert recorded_params(recorded.manifest).dark_fraction == 0.25
+    case = _grey_margin_case()
+    default, other = run_case(bundle, case, cam=False), run_case(recorded, case, cam=False)
+    assert default.views["LI-A"].record.crop == (20, 0, 160, 120)
+    assert other.views["LI-A"].record.crop == (0, 0, 160, 120)
+    (batched,) = predict_cases(recorded, [case])  # the cohort path reads them too
+    assert batched.views["RV-B"].record == other.views["RV-B"].record
+
+
+def test_a_bundle_without_recorded_params_falls_back_with_a_warning(
+    bundle: Bundle, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    manifest = {**bundle.manifest, "preprocessing": {"resize": "recorded before params were"}}
+    old = replace(bundle, path=tmp_path / "old", manifest=manifest)
+    with caplog.at_level(logging.WARNING, logger="core.preprocess.params"):
+        result = run_case(old, _grey_margin_case(), cam=False)
+    assert result.views["LI-A"].record.crop == (20, 0, 160, 120)  # DEFAULT_PARAMS
+    assert [r.getMessage() for r in caplog.records].count(
+        f"{old.path} records no preprocessing params (preprocessing.crop_text_fill.params); "
+        "using the defaults"
+    ) == 1  # once per bundle, not once per view or case
+
+
+def test_malformed_recorded_params_are_refused(bundle: Bundle) -> None:
+    manifest = {**bundle.manifest, "preprocessing": {"crop_text_fill": {"params": {"x": 1}}}}
+    with pytest.raises(PreprocessParamsError, match="unknown fields \\['x'\\]"):
+        run_case(replace(bundle, manifest=manifest), synthetic_case("21"), cam=False)

@@ -7,14 +7,8 @@ import pytest
 import torch
 
 from core.models.build import build_model
-from core.models.registry import (
-    ROLES,
-    ModelSpec,
-    RegistryError,
-    default_keys,
-    get_spec,
-    list_specs,
-)
+from core.models.aneurysm_models import ROLES, default_keys
+from core.models.registry import ModelSpec, RegistryError, get_spec, list_specs
 from core.schema import ORIGINAL_GROUPS, CirculationGroups
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -23,6 +24,12 @@ from core.preprocess import preprocess_image, preprocess_view, stage1_input, to_
 from core.preprocess import cli
 from core.preprocess.labelling import label_boxes
 from core.preprocess.metrics import box_iou, box_mask
+from core.preprocess.params import (
+    DEFAULT_PARAMS,
+    PreprocessParams,
+    PreprocessParamsError,
+    recorded_params,
+)
 from core.preprocess.reference import reference_crop, reference_preprocess
 from core.preprocess.score import score_dirs
 from core.synth import generate_cohort
@@ -331,3 +338,54 @@ def test_reference_walks_from_the_centre_and_fills_a_fixed_box() -> None:
     # A vessel through the centre stops the walk: the original's known failure.
     img[:, 150:156] = 5
     assert reference_crop(img)[0] > 20
+
+
+# --------------------------------------------------------------------------- recorded params
+
+
+def test_params_round_trip_through_a_bundles_json() -> None:
+    other = replace(DEFAULT_PARAMS, dark_clamp=(20, 90), min_char_px=8, line_gap=3)
+    record = json.loads(json.dumps(other.to_record()))  # as bundle.json holds it
+    assert isinstance(record["dark_clamp"], list)
+    back = PreprocessParams.from_record(record)
+    assert back == other and back.dark_clamp == (20, 90) and back.digest() == other.digest()
+    assert other.digest() != DEFAULT_PARAMS.digest()
+    assert PreprocessParams.from_record({**record, "line_gap": 3}).line_gap == 3.0  # int ok
+    with pytest.raises(PreprocessParamsError, match="min_char_px must be an integer"):
+        replace(DEFAULT_PARAMS, min_char_px=6.5)  # the constructor is as strict
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"shiny": 1}, r"unknown fields \['shiny'\]"),
+        ({"min_char_px": None}, "min_char_px must be a number"),
+        ({"min_char_px": 6.5}, "min_char_px must be an integer"),
+        ({"min_char_px": True}, "min_char_px must be a number"),
+        ({"dark_clamp": [30]}, "dark_clamp must be 2 values"),
+        ({"dark_clamp": [30, 100.5]}, "dark_clamp must be an integer"),
+        ({"dark_fraction": "0.5"}, "dark_fraction must be a number"),
+    ],
+)
+def test_params_from_a_record_are_strict(change: dict, message: str) -> None:
+    record = {**DEFAULT_PARAMS.to_record(), **change}
+    with pytest.raises(PreprocessParamsError, match=message):
+        PreprocessParams.from_record(record)
+
+
+def test_params_from_a_record_name_missing_fields() -> None:
+    record = DEFAULT_PARAMS.to_record()
+    del record["box_pad"]
+    with pytest.raises(PreprocessParamsError, match=r"missing fields \['box_pad'\]"):
+        PreprocessParams.from_record(record)
+    with pytest.raises(PreprocessParamsError, match="must be an object"):
+        PreprocessParams.from_record([1, 2])  # type: ignore[arg-type]
+
+
+def test_recorded_params_read_the_manifests_entry() -> None:
+    record = replace(DEFAULT_PARAMS, min_char_px=9).to_record()
+    manifest = {"preprocessing": {"crop_text_fill": {"module": "core.preprocess", "params": record}}}
+    assert recorded_params(manifest).min_char_px == 9
+    assert recorded_params({"preprocessing": {}}, "old bundle") is DEFAULT_PARAMS
+    with pytest.raises(PreprocessParamsError, match="^mine: preprocessing params"):
+        recorded_params({"preprocessing": {"crop_text_fill": {"params": {}}}}, "mine")

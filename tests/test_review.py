@@ -8,28 +8,33 @@ import io
 import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
 from models_fixtures import fixed_thresholds, synthetic_case
 
 from core.case import Case, PreprocessRecord
+from core.findings import Finding, decide_findings
 from core.models.bundle import Bundle, load_bundle
 from core.models.explain import explain
 from core.models.inference import preprocess_case, run_case, run_clean
 from core.models.result import CaseResult
 from core.review.drawing import CROP_RGB, TEXT_RGB, draw_preprocessing, side_by_side
-from core.review.export import ExportContext, export_csv, export_dict, export_json
+from core.review.export import export_csv, export_dict, export_json
 from core.review.figures import location_bars, location_label, stage1_bars
 from core.review.identity import DEMO_NOTICE, bundle_identity
 from core.review.layout import grid_cells, view_grid
 from core.review.overlay import HeatmapSettings, case_overlays, colourise, composite, letterbox
 from core.review.report import html_report
+from core.review.reviewed import ExportContext, ReviewedCase
 from core.review.schematic import NODE_XY, node_position, willis_figure
 from core.review.table import location_table, timing_table, view_table
-from core.review.verdicts import build_verdicts, review_findings
-from core.schema import BASE_LOCATIONS, LOCATIONS, VIEWS, split_location, view_info
+from core.review.verdicts import build_verdicts, missable_findings, review_findings
+from core.schema import BASE_LOCATIONS, LOCATIONS, VIEWS, groups_of, split_location, view_info
+from core.studies import Study, StudySchema, register_study, unregister_study
 
 CTX = ExportContext("bundle.json (training)", "demo-train, 10 patients", DEMO_NOTICE)
 SETTINGS = HeatmapSettings("Aneurysm", "gradcam", 0.5, "shared")
@@ -48,6 +53,19 @@ def case() -> Case:
 @pytest.fixture(scope="module")
 def result(bundle: Bundle, case: Case) -> CaseResult:
     return run_case(bundle, case)
+
+
+@pytest.fixture(scope="module")
+def bare(result: CaseResult, case: Case) -> ReviewedCase:
+    """The record as the page builds it, before any heatmap is shown."""
+    return ReviewedCase(case, preprocess_case(case), result, CTX)
+
+
+@pytest.fixture(scope="module")
+def reviewed(bare: ReviewedCase, result: CaseResult) -> ReviewedCase:
+    """The record with the stage-1 heatmaps that came with the result, as on screen."""
+    cams = {v: r.cam for v, r in result.views.items() if r.cam is not None}
+    return bare.with_heatmaps(SETTINGS, cams, 12.5)
 
 
 def test_view_grid_is_injection_by_side_and_projection() -> None:
@@ -127,9 +145,8 @@ def test_partial_case_locations_without_views_are_unseen(bundle: Bundle) -> None
         bundle, synthetic_case("4", views=("LI-A", "LI-B", "RI-A", "RI-B")), cam=False
     )
     table = location_table(partial).set_index("location")
-    posterior = [
-        c for c in LOCATIONS if bundle.groups.circulation_of(split_location(c)[1]) == "posterior"
-    ]
+    groups = groups_of(bundle.schema)
+    posterior = [c for c in LOCATIONS if groups.circulation_of(split_location(c)[1]) == "posterior"]
     assert (table.loc[posterior, "status"] == "unseen").all()
     assert view_table(partial)["present"].sum() == 4 and len(view_table(partial)) == 8
 
@@ -158,15 +175,27 @@ def test_schematic_mirrors_sides_and_labels_every_location(result: CaseResult) -
     labelled = [t for t in fig.data if t.mode == "markers+text"]
     assert sum(len(t.x) for t in labelled) == len(LOCATIONS)
     probs = " ".join(str(s) for t in labelled for s in t.text)
-    assert f"{result.locations['L_MCA'].probability:.2f}" in probs
+    assert f"{result.locations['L_MCA'].score:.2f}" in probs
 
 
-def test_export_csv_holds_every_number(result: CaseResult) -> None:
-    rows = list(csv.DictReader(io.StringIO(export_csv(result))))
+def test_reviewed_case_is_one_frozen_record(bare: ReviewedCase, reviewed: ReviewedCase) -> None:
+    assert bare.settings is None and not bare.cams and bare.cam_ms == 0.0
+    assert reviewed.case is bare.case and reviewed.result is bare.result
+    assert set(reviewed.cams) == set(VIEWS) and reviewed.settings == SETTINGS
+    with pytest.raises(TypeError):
+        reviewed.cams["LI-A"] = None  # type: ignore[index]
+    with pytest.raises(ValueError):
+        ReviewedCase(bare.case, bare.clean, bare.result, CTX, cams=reviewed.cams)  # no settings
+
+
+def test_export_csv_holds_every_number(reviewed: ReviewedCase) -> None:
+    result = reviewed.result
+    assert isinstance(result, CaseResult)
+    rows = list(csv.DictReader(io.StringIO(export_csv(reviewed))))
     got = {(r["section"], r["item"], r["field"]): r["value"] for r in rows}
     for col in LOCATIONS:
         assert float(got[("location", col, "probability")]) == pytest.approx(
-            result.locations[col].probability
+            result.locations[col].score
         )
         assert float(got[("location", col, "threshold")]) == pytest.approx(
             result.locations[col].threshold
@@ -179,27 +208,37 @@ def test_export_csv_holds_every_number(result: CaseResult) -> None:
         result.gate.patient_score
     )
     assert ("timing_ms", "total", "ms") in got
+    assert float(got[("timing_ms", "extra heatmaps", "ms")]) == pytest.approx(reviewed.cam_ms)
 
 
-def test_export_json_records_identity_and_settings(result: CaseResult, case: Case) -> None:
-    data = json.loads(export_json(result, case, CTX, SETTINGS))
+def test_export_json_records_identity_and_settings(
+    reviewed: ReviewedCase, bare: ReviewedCase
+) -> None:
+    result, case = reviewed.result, reviewed.case
+    data = json.loads(export_json(reviewed))
     assert data["notice"] == DEMO_NOTICE and data["bundle"]["bundle_sha256"] == result.bundle_sha256
     assert (
         data["heatmaps"]["method"] == "gradcam"
         and data["case"]["content_hash"] == case.content_hash()
     )
-    assert set(data["result"]["locations"]) == set(LOCATIONS)
-    assert export_dict(result, case, CTX)["heatmaps"] is None
+    assert [f["label"] for f in data["result"]["findings"]] == ["Aneurysm", *LOCATIONS]
+    assert data["result"]["study"] == "aneurysm"
+    assert export_dict(bare)["heatmaps"] is None
 
 
-def test_report_is_self_contained_and_escaped(result: CaseResult, case: Case) -> None:
-    hostile = Case("<script>alert(1)</script>", case.views, case.problems)
-    images = {v: np.zeros((8, 8, 3), np.uint8) for v in VIEWS}
-    html = html_report(result, hostile, CTX, SETTINGS, images, images, cam_ms=12.5)
+def test_report_is_self_contained_and_escaped(reviewed: ReviewedCase, bare: ReviewedCase) -> None:
+    result, case = reviewed.result, reviewed.case
+    hostile = Case(
+        "<script>alert(1)</script>", case.views, case.problems, expected_views=VIEWS
+    )
+    html = html_report(ReviewedCase(hostile, reviewed.clean, result, CTX, reviewed.cams, SETTINGS))
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert html.count("data:image/png;base64,") == 16 and "http" not in html.replace("https://", "")
     assert DEMO_NOTICE in html and result.bundle_sha256[:12] in html
     assert all(location_label(c) in html for c in LOCATIONS)
+    assert "gradcam, target Aneurysm" in html
+    plain = html_report(bare, max_side=32)  # no heatmaps shown: only the annotated originals
+    assert plain.count("data:image/png;base64,") == 8 and "None shown." in plain
 
 
 def test_timing_table_adds_extra_heatmaps(result: CaseResult) -> None:
@@ -227,19 +266,72 @@ def test_bundle_identity_marks_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert synthetic.is_demo
 
 
-def test_verdicts_from_answers(result: CaseResult, case: Case) -> None:
+def test_verdicts_from_answers(reviewed: ReviewedCase) -> None:
+    result = reviewed.result
+    assert isinstance(result, CaseResult)
     findings = review_findings(result)
     assert findings[0] == "Aneurysm" and all(result.locations[f].decision for f in findings[1:])
     missed = next(c for c in LOCATIONS if not result.locations[c].decision)
+    assert missable_findings(result) == [c for c in LOCATIONS if c not in findings]
     form = uuid.uuid4()
-    verdicts = build_verdicts(result, case, "dr-a", {"Aneurysm": False}, [missed], "note", form)
+    verdicts = build_verdicts(reviewed, "dr-a", {"Aneurysm": False}, [missed], "note", form)
     by = {v.finding: v for v in verdicts}
     assert by["Aneurysm"].corrected_label == 1 - by["Aneurysm"].model_decision
+    assert by["Aneurysm"].probability == pytest.approx(result.gate.patient_score)
     assert by[missed].corrected_label == 1 and by[missed].agree is False
-    again = build_verdicts(result, case, "dr-a", {"Aneurysm": False}, [missed], "note", form)
+    assert {v.study for v in verdicts} == {"aneurysm"} and all(v.box is None for v in verdicts)
+    again = build_verdicts(reviewed, "dr-a", {"Aneurysm": False}, [missed], "note", form)
     assert [v.idempotency_key for v in again] == [v.idempotency_key for v in verdicts]
     with pytest.raises(ValueError):
-        build_verdicts(result, case, "", {"Aneurysm": True})
+        build_verdicts(reviewed, "", {"Aneurysm": True})
+    with pytest.raises(ValueError):
+        build_verdicts(reviewed, "dr-a", {"Nowhere": True})  # not a finding of this result
+
+
+@dataclass(frozen=True)
+class _ToyResult:
+    """A box-free, gate-free study's result: only what common code may ask of one."""
+
+    findings: tuple[Finding, ...]
+    study: str = "toy-review"
+    case_id: str = "toy-1"
+    content_hash: str = "0" * 64
+    bundle: str = "toy"
+    bundle_sha256: str = "ab" * 32
+
+    def to_dict(self) -> dict[str, object]:
+        return {"study": self.study, "findings": [f.to_dict() for f in self.findings]}
+
+
+@pytest.fixture
+def toy_study() -> Iterator[str]:
+    def predict(_bundle: object, _cases: object) -> Iterator[_ToyResult]:
+        return iter(())
+
+    schema = StudySchema(study="toy-review", labels=("spot", "streak"))
+    register_study(
+        Study("toy-review", "Toy", "image", "classify", schema, ("net",), (), (), (), (),
+              predict, lambda _specs, _schema: None)
+    )  # fmt: skip
+    yield "toy-review"
+    unregister_study("toy-review")
+
+
+def test_verdicts_and_json_serve_a_study_without_case_label(toy_study: str, case: Case) -> None:
+    findings = decide_findings({"spot": 0.9, "streak": 0.1}, {"spot": 0.5, "streak": 0.5})
+    toy = ReviewedCase(case, {}, _ToyResult(findings), CTX)
+    assert review_findings(toy.result) == ["spot"] and missable_findings(toy.result) == ["streak"]
+    verdicts = build_verdicts(toy, "dr-b", {"spot": True}, ["streak"])
+    assert [(v.study, v.finding, v.agree) for v in verdicts] == [
+        (toy_study, "spot", True),
+        (toy_study, "streak", False),
+    ]
+    data = json.loads(export_json(toy))
+    assert data["result"]["study"] == toy_study and data["heatmaps"] is None
+    with pytest.raises(TypeError, match="aneurysm"):
+        export_csv(toy)
+    with pytest.raises(TypeError, match="aneurysm"):
+        html_report(toy)
 
 
 def test_concurrent_cases_on_shared_models_match_sequential(bundle: Bundle) -> None:

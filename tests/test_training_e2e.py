@@ -18,7 +18,7 @@ import torch
 
 from core.models.bundle import load_bundle
 from core.models.registry import get_spec
-from core.schema import VIEWS, training_tables
+from core.schema import VIEWS, groups_of, training_tables
 from core.synth.cohort import generate_cohort
 from core.training.data import input_key, load_training_data
 from core.training.distributed import DistInfo
@@ -65,7 +65,9 @@ def test_train_tiny_bundle_then_predict_and_evaluate(cohort: Path, tmp_path: Pat
     out = train_bundle(cohort, tmp_path / "bundle", get_profile("tiny"), opts)
     assert out == tmp_path / "bundle"
     bundle = load_bundle(out, device="cpu")
-    assert bundle.groups == GROUPINGS["view-shows"]
+    assert groups_of(bundle.schema) == GROUPINGS["view-shows"]
+    assert bundle.study == "aneurysm"
+    assert bundle.manifest["study"]["groups"] == GROUPINGS["view-shows"].to_dict()
     manifest = bundle.manifest
     assert manifest["thresholds"]["rule"] == "stage1=median; locations=percentile(q=90.0)"
     assert manifest["training_data"]["n_images"] == 48
@@ -125,7 +127,7 @@ def test_train_tiny_bundle_then_predict_and_evaluate(cohort: Path, tmp_path: Pat
     assert report["aneurysm"]["operating_points"][0]["threshold"] == pytest.approx(
         bundle.thresholds.stage1
     )
-    assert set(report["locations"]) == set(bundle.thresholds.locations)
+    assert set(report["locations"]) == set(bundle.thresholds.labels)
     assert "margin_frac" in report["pointing_game"]
 
 

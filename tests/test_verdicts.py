@@ -1,6 +1,7 @@
 """The verdict store never silently loses a verdict: round trip, history, idempotent retry,
 failed writes, lock timeouts, concurrent threads and processes, a crash and restart,
-schema migration from v1, CSV export and the agreement table."""
+schema migrations from v1 and v2, CSV export and the agreement table; and it serves any
+registered study (a toy one here), boxes included."""
 
 from __future__ import annotations
 
@@ -24,12 +25,21 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.util import CommandError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from core.studies import (
+    Study,
+    StudyError,
+    StudySchema,
+    get_study,
+    register_study,
+    unregister_study,
+)
 from core.verdicts import (
+    BOX_COLUMNS,
     COLUMNS,
-    FINDINGS,
     MAX_COMMENT_CHARS,
     Verdict,
     VerdictIn,
@@ -46,16 +56,41 @@ ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger(__name__)
 CASE = "a" * 64
 CASE2 = "b" * 64
+CASE3 = "c" * 64
+#: The aneurysm study's findings: ``Aneurysm`` and the 21 locations.
+FINDINGS = get_study("aneurysm").schema.finding_labels
+TOY = "toy_boxes"
+BOX = (10.0, 20.5, 110.0, 220.25)
 
 
 def verdict(finding: str = "BA", **kw: object) -> VerdictIn:
     """A valid verdict: model says positive at 0.7 >= 0.5 and the reviewer agrees."""
     base: dict[str, object] = dict(
         case_hash=CASE, case_id="K-0001", bundle_name="demo", bundle_hash="c0ffee" * 4,
-        finding=finding, probability=0.7, threshold=0.5, model_decision=1, agree=True,
-        reviewer="dr_a", idempotency_key=str(uuid.uuid4()),
+        study="aneurysm", finding=finding, probability=0.7, threshold=0.5, model_decision=1,
+        agree=True, reviewer="dr_a", idempotency_key=str(uuid.uuid4()),
     )  # fmt: skip
     return VerdictIn(**(base | kw))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def toy_study() -> Iterator[str]:
+    """A detection study of two labels, registered for one test only."""
+    register_study(
+        Study(
+            name=TOY, title="Toy boxes", unit="image", task="detect",
+            schema=StudySchema(study=TOY, labels=("Nodule", "Effusion")),
+            roles=("detector",), rules=(), metrics=(), pages=(), verbs=(),
+            predict=lambda bundle, cases: iter(()), check_specs=lambda specs, schema: None,
+        )
+    )  # fmt: skip
+    yield TOY
+    unregister_study(TOY)
+
+
+def toy_verdict(finding: str = "Nodule", **kw: object) -> VerdictIn:
+    """A valid verdict on a toy-study box, on its own case."""
+    return verdict(finding, **({"study": TOY, "case_hash": CASE3, "box": BOX} | kw))
 
 
 @pytest.fixture
@@ -129,12 +164,24 @@ def run_child(code: str, *args: str, cwd: Path) -> subprocess.Popen[str]:
 
 def test_findings_are_aneurysm_and_the_21_locations() -> None:
     assert FINDINGS[0] == "Aneurysm" and len(FINDINGS) == 22 and "BA" in FINDINGS
+    assert verdict("Aneurysm").study == "aneurysm" and verdict().box is None
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"finding": "Left_MCA"}, "unknown finding"),
+        ({"finding": "Left_MCA"}, "unknown finding 'Left_MCA' for study 'aneurysm'"),
+        ({"study": "chest_xray"}, r"unknown study 'chest_xray'; known: \[.*'aneurysm'"),
+        ({"study": None}, "study must be a study name"),
+        ({"box": (1, 2, 3)}, r"box must be \(x0, y0, x1, y1\)"),
+        ({"box": "1,2,3,4"}, r"box must be \(x0, y0, x1, y1\)"),
+        ({"box": (0, 0, 5, float("inf"))}, "finite and non-negative"),
+        ({"box": (0, float("nan"), 5, 5)}, "finite and non-negative"),
+        ({"box": (-1, 0, 5, 5)}, "finite and non-negative"),
+        ({"box": (5, 0, 5, 5)}, "x0 < x1 and y0 < y1"),
+        ({"box": (0, 6, 5, 5)}, "x0 < x1 and y0 < y1"),
+        ({"box": (0, 0, True, 5)}, "must be numbers"),
+        ({"box": (0, 0, "5", 5)}, "must be numbers"),
         ({"corrected_label": 2}, "corrected_label"),
         ({"comment": "x" * (MAX_COMMENT_CHARS + 1)}, "limit is 2000"),
         ({"reviewer": "  "}, "reviewer"),
@@ -162,6 +209,23 @@ def test_reviewer_label_follows_agree_and_correction() -> None:
     )
 
 
+def test_a_study_checks_findings_against_its_own_labels(toy_study: str) -> None:
+    assert toy_verdict(box=[1, 2, 3, 4]).box == (1.0, 2.0, 3.0, 4.0)  # a tuple of floats
+    assert toy_verdict(box=None).box is None
+    with pytest.raises(ValueError, match=f"unknown finding 'BA' for study '{TOY}'.*Nodule"):
+        toy_verdict("BA")
+    with pytest.raises(ValueError, match="unknown finding 'Nodule' for study 'aneurysm'"):
+        verdict("Nodule")
+    assert verdict("BA", box=BOX).box == BOX  # a box a reader drew on an aneurysm case
+
+
+def test_an_unregistered_study_is_refused(toy_study: str) -> None:
+    toy_verdict()
+    unregister_study(TOY)
+    with pytest.raises(ValueError, match=f"unknown study '{TOY}'"):
+        toy_verdict()
+
+
 # --- store --------------------------------------------------------------------------------
 
 
@@ -179,6 +243,39 @@ def test_round_trip_of_a_full_case(store: VerdictStore) -> None:
         g.superseded_by is None and g.created_at.utcoffset().total_seconds() == 0 for g in got
     )
     assert store.latest(CASE2) == []
+
+
+def test_a_toy_study_verdict_round_trips_with_its_box(
+    store: VerdictStore, toy_study: str
+) -> None:
+    sent = [toy_verdict(), toy_verdict("Effusion", box=None, agree=False), verdict("BA")]
+    ids = store.save(sent)
+    got = store.latest(CASE3)
+    assert [g.as_row() for g in got] == [v.as_row() for v in sent[:2]]
+    assert (got[0].study, got[0].box, got[1].box) == (TOY, BOX, None)
+    assert [(v.study, v.box) for v in store.latest(CASE)] == [("aneurysm", None)]
+    assert store.save(sent) == ids  # a retry with boxes lands on the same rows
+    with pytest.raises(VerdictSaveError, match="reused the save key"):
+        store.save([toy_verdict(idempotency_key=sent[0].idempotency_key, box=(0, 0, 1, 1))])
+    (moved,) = store.save([toy_verdict(box=(11, 21, 111, 221))])
+    history = store.history(CASE3, "Nodule")
+    assert [(h.box, h.superseded_by) for h in history] == [
+        (BOX, moved),
+        ((11.0, 21.0, 111.0, 221.0), None),
+    ]
+
+
+@pytest.mark.parametrize(
+    "box", [(5.0, 0.0, 1.0, 1.0), (-1.0, 0.0, 1.0, 1.0), (0.0, 0.0, None, 5.0)]
+)
+def test_the_database_refuses_a_box_that_bypassed_validation(
+    store: VerdictStore, url: str, toy_study: str, box: tuple[float | None, ...]
+) -> None:
+    bad = toy_verdict()
+    object.__setattr__(bad, "box", box)  # as if validation were bypassed
+    with pytest.raises(VerdictSaveError, match="NOT saved.*database rule"):
+        store.save([toy_verdict("Effusion"), bad])
+    assert count_rows(url) == 0
 
 
 def test_new_verdict_supersedes_but_history_keeps_the_old(store: VerdictStore) -> None:
@@ -285,7 +382,8 @@ WRITER = """
         time.sleep(0.01)
     for b in range(batches):
         batch = [VerdictIn(case_hash=f"{b:064x}", case_id=f"K-{b}", bundle_name="demo",
-                           bundle_hash="ab", finding=f, probability=0.7, threshold=0.5,
+                           bundle_hash="ab", study="aneurysm", finding=f,
+                           probability=0.7, threshold=0.5,
                            model_decision=1, agree=True, reviewer=name,
                            idempotency_key=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{name}/{b}/{f}")))
                  for f in ("Aneurysm", "BA", "L_MCA")]
@@ -351,7 +449,8 @@ def test_restart_and_crash_mid_write_keep_the_database_consistent(url: str, tmp_
             os._exit(3)  # the server dies with the batch written but not committed
         Session.flush = flush_then_die
         store.save([VerdictIn(case_hash="a" * 64, case_id="K-0001", bundle_name="demo",
-                              bundle_hash="ab", finding="L_ICA", probability=0.1, threshold=0.5,
+                              bundle_hash="ab", study="aneurysm", finding="L_ICA",
+                              probability=0.1, threshold=0.5,
                               model_decision=0, agree=True, reviewer="dr_a",
                               idempotency_key=str(uuid.uuid4()))])
     """
@@ -418,8 +517,9 @@ def test_migration_from_v1_preserves_rows_and_defaults_new_columns(url: str) -> 
         {"finding": "Aneurysm", "agree": False, "label": 0, "comment": ""},
     ])  # fmt: skip
     with VerdictStore.open(url) as s:
-        assert s.schema_version() == migrate.head_revision() == "0002"
+        assert s.schema_version() == migrate.head_revision() == "0003"
         old = {v.finding: v for v in s.latest(CASE)}
+        assert {(v.study, v.box) for v in old.values()} == {("aneurysm", None)}
         assert old["BA"].comment == "v1 note" and old["BA"].agree and old["BA"].id == 1
         assert old["Aneurysm"].corrected_label == 0 and not old["Aneurysm"].agree
         assert {v.bundle_name for v in old.values()} == {""}
@@ -444,6 +544,62 @@ def test_failed_migration_leaves_the_old_schema_and_data(url: str) -> None:
             sa.text("SELECT comment FROM verdicts ORDER BY id")
         ).scalars().all() == ["keep me", ""]
     engine.dispose()
+
+
+V2_COLUMNS = (
+    "id, case_hash, case_id, bundle_name, bundle_hash, finding, probability, threshold,"
+    " model_decision, agree, corrected_label, comment, reviewer, created_at, idempotency_key"
+)
+V2_ROW = (
+    f"INSERT INTO verdicts ({V2_COLUMNS.removeprefix('id, ')}) VALUES ('{CASE}', 'K-0001',"
+    " 'demo', 'ab', :finding, 0.7, 0.5, 1, :agree, :label, :comment, 'dr_a', :created, :key)"
+)
+
+
+def v2_rows(engine: sa.Engine) -> list[dict[str, object]]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text(f"SELECT {V2_COLUMNS} FROM verdicts ORDER BY id"))
+        return [dict(r) for r in rows.mappings()]
+
+
+def test_migration_from_v2_keeps_rows_as_aneurysm_verdicts_without_a_box(url: str) -> None:
+    engine = make_engine(resolve_url(url))
+    migrate.upgrade(engine, "0002")
+    insert = sa.text(V2_ROW).bindparams(sa.bindparam("created", type_=sa.DateTime(True)))
+    with engine.begin() as conn:
+        conn.execute(insert, [
+            {"finding": "BA", "agree": True, "label": None, "comment": "v2 note",
+             "created": V1_CREATED, "key": str(uuid.uuid4())},
+            {"finding": "Aneurysm", "agree": False, "label": 0, "comment": "",
+             "created": V1_CREATED, "key": str(uuid.uuid4())},
+        ])  # fmt: skip
+    before = v2_rows(engine)
+    with VerdictStore.open(url) as s:
+        assert s.schema_version() == migrate.head_revision() == "0003"
+        got = s.latest(CASE)
+        assert [(v.id, v.study, v.box, v.finding) for v in got] == [
+            (1, "aneurysm", None, "BA"),
+            (2, "aneurysm", None, "Aneurysm"),
+        ]
+        assert got[0].comment == "v2 note" and got[1].corrected_label == 0
+        assert got[0].created_at == V1_CREATED
+    assert v2_rows(engine) == before  # every v2 column of every row, unchanged
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        # the 'aneurysm' default only filled old rows: a new row must name its study
+        conn.execute(insert, [{"finding": "BA", "agree": True, "label": None, "comment": "",
+                               "created": V1_CREATED, "key": str(uuid.uuid4())}])  # fmt: skip
+    engine.dispose()
+
+
+def test_downgrade_refuses_rows_the_old_schema_cannot_hold(url: str, toy_study: str) -> None:
+    with VerdictStore.open(url) as s:
+        s.save([verdict(), toy_verdict()])
+    engine = make_engine(resolve_url(url))
+    with pytest.raises(CommandError, match="1 verdicts belong to another study.*or carry a box"):
+        migrate.downgrade(engine, "0002")
+    assert migrate.current_revision(engine) == "0003"
+    engine.dispose()
+    assert count_rows(url) == 2
 
 
 VERSION_OPTS = {"version_table": migrate.VERSION_TABLE}
@@ -478,8 +634,9 @@ def test_database_from_a_newer_app_is_not_touched(url: str) -> None:
 # --- export and comparison ----------------------------------------------------------------
 
 
-def test_export_csv_columns_and_formula_guard(store: VerdictStore) -> None:
-    assert set(COLUMNS) == {f.name for f in fields(Verdict)} | {"reviewer_label"}
+def test_export_csv_columns_and_formula_guard(store: VerdictStore, toy_study: str) -> None:
+    record = {f.name for f in fields(Verdict)} - {"box"}
+    assert set(COLUMNS) == record | set(BOX_COLUMNS) | {"reviewer_label"}
     store.save([verdict("BA", comment='=HYPERLINK("x")'), verdict("Aneurysm", agree=False)])
     store.save([verdict("BA", comment="plain")])
     latest, full = io.StringIO(), io.StringIO()
@@ -490,24 +647,38 @@ def test_export_csv_columns_and_formula_guard(store: VerdictStore) -> None:
     assert table.loc[0, "comment"].startswith("'=")
     assert table["superseded_by"].tolist() == ["3", "", ""]
     assert table["created_at"].str.endswith("Z").all()
+    assert (table["study"] == "aneurysm").all() and (table[list(BOX_COLUMNS)] == "").all().all()
+    boxed = io.StringIO()
+    store.save([toy_verdict()])
+    store.export_csv(boxed)
+    row = pd.read_csv(io.StringIO(boxed.getvalue())).set_index("study").loc[TOY]
+    assert (row["finding"], *row[list(BOX_COLUMNS)]) == ("Nodule", *BOX)
 
 
-def test_agreement_stats_per_finding(store: VerdictStore) -> None:
+def test_agreement_stats_per_finding(store: VerdictStore, toy_study: str) -> None:
     store.save([
         verdict("BA", agree=True),                                        # TP confirmed
         verdict("BA", case_hash=CASE2, agree=False),                      # false alarm
         verdict("L_MCA", model_decision=0, probability=0.1, agree=False),  # missed
         verdict("L_MCA", model_decision=0, probability=0.1, reviewer="dr_b", agree=True),
+        toy_verdict(case_hash=CASE),                                       # another study
     ])  # fmt: skip
-    stats = agreement_stats(store.all_latest())
-    assert tuple(stats.index) == FINDINGS
+    stats = agreement_stats(store.all_latest(), study="aneurysm")
+    assert tuple(stats.index) == FINDINGS and stats["reviewed"].sum() == 4
     assert stats.loc["BA", ["reviewed", "agree", "corrected_to_negative"]].tolist() == [2, 1, 1]
     assert stats.loc["L_MCA", ["reviewed", "agree", "corrected_to_positive"]].tolist() == [2, 1, 1]
     assert stats.loc["BA", "agree_rate"] == 0.5 and pd.isna(stats.loc["R_ICA", "agree_rate"])
     # At a what-if threshold the model now calls L_MCA positive on CASE and BA negative on CASE2.
     what_if = pd.DataFrame({"BA": [1, 0], "L_MCA": [1, None]}, index=[CASE, CASE2])
-    moved = agreement_stats(store.all_latest(), what_if)
+    moved = agreement_stats(store.all_latest(), what_if, study="aneurysm")
     assert moved.loc["BA", ["reviewed", "agree"]].tolist() == [2, 2]
     assert moved.loc["L_MCA", ["reviewed", "agree", "corrected_to_negative"]].tolist() == [2, 1, 1]
     with pytest.raises(ValueError, match="not findings"):
-        agreement_stats(store.all_latest(), pd.DataFrame({"Left": [1]}, index=[CASE]))
+        agreement_stats(
+            store.all_latest(), pd.DataFrame({"Left": [1]}, index=[CASE]), study="aneurysm"
+        )
+    toy = agreement_stats(store.all_latest(), study=TOY)
+    assert tuple(toy.index) == ("Nodule", "Effusion")
+    assert toy["reviewed"].tolist() == [1, 0] and toy.loc["Nodule", "agree_rate"] == 1.0
+    with pytest.raises(StudyError, match="unknown study 'nope'"):
+        agreement_stats(store.all_latest(), study="nope")

@@ -1,14 +1,14 @@
 """The active model bundle: pick it, load it once, show what it is, build the demo.
 
-The bundle is loaded through ``st.cache_resource`` keyed by its resolved path and the
-SHA-256 of its ``bundle.json``, so a rebuilt bundle is reloaded and every session shares
-the same read-only models. Which bundle and which threshold set a session uses is session
-state, so one user's choice never changes another's.
+The bundle is loaded through :func:`core.models.bundle.load_bundle`, whose one bounded
+cache is keyed by the resolved path and the SHA-256 of ``bundle.json``, so a rebuilt
+bundle is reloaded and every session shares the same read-only models. Which bundle and
+which threshold set a session uses is session state, so one user's choice never changes
+another's.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,12 +18,9 @@ from core import paths
 from core.cohort import OPEN_CASE_THRESHOLDS, THRESHOLD_SET
 from core.device import describe_device
 from core.models.bundle import Bundle, BundleError, load_bundle
-from core.models.thresholds import (
-    Thresholds,
-    ThresholdsError,
-    list_threshold_sets,
-    load_threshold_set,
-)
+from core.models.manifest import is_bundle_dir, read_manifest
+from core.models.threshold_sets import load_threshold_set, saved_threshold_sets
+from core.models.thresholds import Thresholds, ThresholdsError
 from core.review.identity import BundleIdentity, bundle_identity
 
 __all__ = [
@@ -33,7 +30,6 @@ __all__ = [
     "bundle_sidebar",
     "active_bundle",
     "offer_demo_build",
-    "cached_bundle",
 ]
 
 #: Selector entry for the thresholds written into ``bundle.json`` at training time.
@@ -55,16 +51,12 @@ class ActiveBundle:
     threshold_set: str
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading models…")
-def cached_bundle(path: str, manifest_sha256: str) -> Bundle:
-    """Load a bundle once per (path, bundle.json hash); shared by all sessions, read-only."""
-    return load_bundle(path)
-
-
 def _manifest_sha(folder: Path) -> str | None:
-    """SHA-256 of ``bundle.json`` (None when absent): the cache key of a loaded bundle."""
-    manifest = folder / "bundle.json"
-    return hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else None
+    """SHA-256 of ``bundle.json`` (None when absent): the cache key of a loaded bundle.
+
+    The manifest is checked here (:class:`BundleError` says why it is refused), before
+    any weights are read."""
+    return read_manifest(folder).sha256 if is_bundle_dir(folder) else None
 
 
 def _is_demo_dir(folder: Path) -> bool:
@@ -113,9 +105,9 @@ def _adopt_handover(bundle: Bundle) -> None:
     current = st.session_state.get(THRESHOLD_SET, TRAINING_SET)
     try:
         sent, chosen = Thresholds.from_dict(raw), _load_set(bundle, current)
-        same = current != WHATIF_SET and (sent.stage1, sent.locations) == (
+        same = current != WHATIF_SET and (sent.stage1, sent.labels) == (
             chosen.stage1,
-            chosen.locations,
+            chosen.labels,
         )
     except ThresholdsError:
         same = False
@@ -126,7 +118,7 @@ def _adopt_handover(bundle: Bundle) -> None:
 def _thresholds(bundle: Bundle) -> tuple[Thresholds, str]:
     """The threshold set this session picked: training, a saved set, or a cohort what-if."""
     _adopt_handover(bundle)
-    names = [TRAINING_SET, *list_threshold_sets(bundle.path)]
+    names = [TRAINING_SET, *saved_threshold_sets(bundle.path)]
     if _WHATIF in st.session_state:
         names.append(WHATIF_SET)
     if st.session_state.get(THRESHOLD_SET) not in names:
@@ -166,7 +158,8 @@ def bundle_sidebar() -> ActiveBundle | None:
             st.sidebar.info(f"No model bundle at `{folder}`.{hint}")
             st.session_state[_MISSING] = str(folder)
             return None
-        bundle = cached_bundle(str(folder.resolve()), sha)
+        with st.spinner("Loading models…"):
+            bundle = load_bundle(folder.resolve())  # core's one bounded cache: loaded once
     except BundleError as err:
         st.sidebar.error(f"This bundle cannot be loaded: {err}")
         return None

@@ -1,10 +1,13 @@
 """The page's expensive steps, cached so that a display control never reruns a model.
 
 Keys are content-derived: the case's pixel hash (plus its id and intake notes, which end up
-in the result), the bundle's ``bundle.json`` hash and the settings. The heavy objects
-(bundle, case, cleaned views) are underscore arguments, which Streamlit leaves out of the
-key. ``st.cache_data`` hands every caller its own unpickled copy, so one session can never
-change what another sees, and ``max_entries`` bounds the memory held for all sessions.
+in the result), the bundle's ``bundle.json`` hash, the preprocessing params' digest, the
+settings and :func:`core.pipeline_version.pipeline_version` (so a server restarted on
+changed code never serves a result of the old code). The heavy objects (bundle, case,
+cleaned views, params) are underscore arguments, which Streamlit leaves out of the key;
+the public functions add the version, so callers cannot forget it. ``st.cache_data``
+hands every caller its own unpickled copy, so one session can never change what another
+sees, and ``max_entries`` bounds the memory held for all sessions.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from core.models.bundle import Bundle
 from core.models.explain import STAGE1_TARGET, explain
 from core.models.inference import preprocess_case, run_clean
 from core.models.result import CaseResult, ViewCam
+from core.pipeline_version import pipeline_version
+from core.preprocess.params import DEFAULT_PARAMS, PreprocessParams, recorded_params
 
 __all__ = ["case_key", "clean_views", "case_result", "heatmaps"]
 
@@ -35,25 +40,50 @@ def case_key(case: Case) -> str:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def clean_views(_case: Case, content_hash: str) -> tuple[dict[str, CleanView], float]:
-    """Cleaned views (crop, text fill) and the milliseconds it took."""
+def _clean_views(
+    _case: Case, _params: PreprocessParams, content_hash: str, params_digest: str, pipeline: str
+) -> tuple[dict[str, CleanView], float]:
     t0 = time.perf_counter()
-    clean = preprocess_case(_case)
+    clean = preprocess_case(_case, _params)
     return clean, (time.perf_counter() - t0) * 1e3
 
 
+def clean_views(
+    case: Case, content_hash: str, bundle: Bundle | None = None
+) -> tuple[dict[str, CleanView], float]:
+    """Cleaned views (crop, text fill) and the milliseconds it took.
+
+    With a bundle, the views are cleaned with the settings it records, as its training
+    views were; without one (nothing loaded yet), with the defaults.
+    """
+    params = DEFAULT_PARAMS if bundle is None else recorded_params(bundle.manifest, bundle.name)
+    return _clean_views(case, params, content_hash, params.digest(), pipeline_version())
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
-def case_result(
+def _case_result(
     _bundle: Bundle,
     _case: Case,
     _clean: Mapping[str, CleanView],
     _preprocess_ms: float,
     key: str,
     bundle_sha256: str,
+    pipeline: str,
+) -> CaseResult:
+    return run_clean(_bundle, _case, _clean, cam=True, preprocess_ms=_preprocess_ms)
+
+
+def case_result(
+    bundle: Bundle,
+    case: Case,
+    clean: Mapping[str, CleanView],
+    preprocess_ms: float,
+    key: str,
+    bundle_sha256: str,
 ) -> CaseResult:
     """Both stages plus the default stage-1 heatmaps, under the bundle's own thresholds
     (a session's threshold set is applied afterwards with ``with_thresholds``)."""
-    return run_clean(_bundle, _case, _clean, cam=True, preprocess_ms=_preprocess_ms)
+    return _case_result(bundle, case, clean, preprocess_ms, key, bundle_sha256, pipeline_version())
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -64,6 +94,7 @@ def _explain(
     bundle_sha256: str,
     target: str,
     method: str,
+    pipeline: str,
 ) -> tuple[dict[str, ViewCam], float]:
     t0 = time.perf_counter()
     cams = explain(_bundle, _clean, target, method=method)
@@ -85,4 +116,7 @@ def heatmaps(
     """
     if target == STAGE1_TARGET and method == DEFAULT_METHOD:
         return {v: r.cam for v, r in result.views.items() if r.cam is not None}, 0.0
-    return _explain(bundle, clean, result.content_hash, bundle.manifest_sha256, target, method)
+    return _explain(
+        bundle, clean, result.content_hash, bundle.manifest_sha256, target, method,
+        pipeline_version(),
+    )  # fmt: skip

@@ -1,26 +1,20 @@
 """Timings and downloads on the case page: JSON, CSV and the one-page HTML report.
 
 Downloads are deferred callables: the files are built when a button is clicked, not on
-every rerun, and they capture the heatmap settings the reader is looking at.
+every rerun, and they read the one reviewed-case record, heatmaps as shown included.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
-
 import streamlit as st
 
 from core.case import Case
-from core.models.result import CaseResult, ViewCam
-from core.review.drawing import draw_preprocessing
-from core.review.export import ExportContext, export_csv, export_json
-from core.review.overlay import HeatmapSettings, case_overlays, fit
+from core.review.export import export_csv, export_json
 from core.review.report import html_report
+from core.review.reviewed import ReviewedCase, case_result
 from core.review.table import timing_table
 
 __all__ = ["export_panel"]
-
-_REPORT_SIDE = 360
 
 
 def _file_stem(case: Case) -> str:
@@ -28,20 +22,14 @@ def _file_stem(case: Case) -> str:
     return f"case_{safe[:60]}"
 
 
-def export_panel(
-    case: Case,
-    result: CaseResult,
-    ctx: ExportContext,
-    settings: HeatmapSettings,
-    cams: Mapping[str, ViewCam],
-    cam_ms: float,
-) -> None:
+def export_panel(reviewed: ReviewedCase) -> None:
     """Timing table with the device beside the three downloads."""
+    result = case_result(reviewed, "the case page's timings")
     left, right = st.columns([1, 1.4], gap="large")
     with left:
         st.markdown(f"**Timings** on `{result.timings.device}`")
         st.dataframe(
-            timing_table(result, cam_ms).drop(columns=["device"]),
+            timing_table(result, reviewed.cam_ms).drop(columns=["device"]),
             hide_index=True,
             column_config={"ms": st.column_config.NumberColumn("ms", format="%.1f")},
             key="timings",
@@ -52,15 +40,7 @@ def export_panel(
                 "stage 1 includes the CAM backward."
             )
 
-    def report() -> str:
-        annotated = {
-            v: fit(draw_preprocessing(case.views[v].pixels, r.record), _REPORT_SIDE)
-            for v, r in result.views.items()
-        }
-        overlays = case_overlays(case, result, cams, settings, _REPORT_SIDE)
-        return html_report(result, case, ctx, settings, annotated, overlays, cam_ms)
-
-    stem = _file_stem(case)
+    stem = _file_stem(reviewed.case)
     right.markdown("**Export**")
     right.caption(
         "All numbers as JSON or CSV, and a one-page HTML report with the views, the "
@@ -69,7 +49,7 @@ def export_panel(
     c1, c2, c3 = right.columns(3)
     c1.download_button(
         "Numbers (JSON)",
-        lambda: export_json(result, case, ctx, settings),
+        lambda: export_json(reviewed),
         f"{stem}.json",
         "application/json",
         key="dl_json",
@@ -78,7 +58,7 @@ def export_panel(
     )
     c2.download_button(
         "Numbers (CSV)",
-        lambda: export_csv(result),
+        lambda: export_csv(reviewed),
         f"{stem}.csv",
         "text/csv",
         key="dl_csv",
@@ -87,7 +67,7 @@ def export_panel(
     )
     c3.download_button(
         "Report (HTML)",
-        report,
+        lambda: html_report(reviewed),
         f"{stem}.html",
         "text/html",
         key="dl_html",

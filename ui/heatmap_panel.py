@@ -26,7 +26,7 @@ from core.review.overlay import (
     colour_bar,
     letterbox,
 )
-from core.schema import LOCATIONS, split_location, views_of
+from core.schema import LOCATIONS, feeding_views, groups_of, split_location
 from ui.compute import heatmaps
 from ui.view_grid import view_cells
 from ui.intake_panel import PENDING_FOCUS
@@ -41,19 +41,14 @@ _NONE = "—"
 
 def explainable_targets(result: CaseResult, bundle: Bundle) -> list[str]:
     """Stage 1, then every location some present view's stage-2 model outputs."""
-    present = set(result.views)
-    out = [STAGE1_TARGET]
-    for col in LOCATIONS:
-        side, base = split_location(col)
-        if present & set(views_of(bundle.groups.circulation_of(base), side)):
-            out.append(col)
-    return out
+    groups = groups_of(bundle.schema)
+    return [STAGE1_TARGET, *(c for c in LOCATIONS if feeding_views(c, groups, result.views))]
 
 
 def _target_label(target: str, bundle: Bundle) -> str:
     if target == STAGE1_TARGET:
         return "Aneurysm (stage 1, all views)"
-    circulation = bundle.groups.circulation_of(split_location(target)[1])
+    circulation = groups_of(bundle.schema).circulation_of(split_location(target)[1])
     return f"{location_label(target)} (stage 2, {circulation})"
 
 

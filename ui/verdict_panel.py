@@ -7,10 +7,16 @@ import uuid
 import pandas as pd
 import streamlit as st
 
-from core.case import Case
-from core.models.result import CaseResult
 from core.review.figures import location_label
-from core.review.verdicts import ANEURYSM, build_verdicts, review_findings, seen
+from core.review.reviewed import ReviewedCase
+from core.review.verdicts import (
+    build_verdicts,
+    case_label,
+    missable_findings,
+    review_findings,
+    seen,
+)
+from core.studies.study import StudyResult
 from core.verdicts import VerdictStoreError
 from ui.cohort.reviewer import verdict_store
 
@@ -20,14 +26,15 @@ _FORM_ID = "verdict_form_id"
 _CHOICES = ["agree", "disagree"]
 
 
-def _label(result: CaseResult, finding: str) -> str:
+def _label(result: StudyResult, finding: str) -> str:
     p, t, d = seen(result, finding)
-    name = "Aneurysm (patient)" if finding == ANEURYSM else location_label(finding)
+    name = f"{finding} (patient)" if finding == case_label(result) else location_label(finding)
     return f"{name}: model says {'YES' if d else 'no'} (p={p:.3f}, threshold {t:.3f})"
 
 
-def verdict_panel(case: Case, result: CaseResult) -> None:
+def verdict_panel(reviewed: ReviewedCase) -> None:
     """A form: agree/disagree per finding, missed locations, comment; then the stored ones."""
+    result = reviewed.result
     form_id = st.session_state.setdefault(_FORM_ID, str(uuid.uuid4()))
     findings = review_findings(result)
     with st.form("verdict_form", border=True):
@@ -46,7 +53,7 @@ def verdict_panel(case: Case, result: CaseResult) -> None:
         reviewer = left.text_input("Reviewer", key="reviewer", max_chars=200)
         missed = right.multiselect(
             "Locations the model missed",
-            [c for c in result.locations if c not in findings],
+            missable_findings(result),
             format_func=location_label,
             key="verdict_missed",
         )
@@ -62,7 +69,7 @@ def verdict_panel(case: Case, result: CaseResult) -> None:
             try:
                 saved = verdict_store().save(
                     build_verdicts(
-                        result, case, reviewer.strip(), chosen, missed, comment, uuid.UUID(form_id)
+                        reviewed, reviewer.strip(), chosen, missed, comment, uuid.UUID(form_id)
                     )
                 )
             except (ValueError, VerdictStoreError) as err:  # invalid field, or the database
@@ -71,7 +78,7 @@ def verdict_panel(case: Case, result: CaseResult) -> None:
                 st.success(f"Saved {len(saved)} verdict(s).")
                 st.session_state[_FORM_ID] = str(uuid.uuid4())  # the next submission is a new one
     try:
-        stored = verdict_store().latest(case.content_hash())
+        stored = verdict_store().latest(reviewed.case.content_hash())
     except VerdictStoreError as err:
         st.warning(f"Stored verdicts are unavailable: {err}")
         return

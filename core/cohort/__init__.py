@@ -7,7 +7,6 @@ Modules (import them directly; this package imports nothing heavy):
 * :mod:`~core.cohort.batch`: resumable, chunked batch inference that fills the cache;
 * :mod:`~core.cohort.whatif`: decisions and ``core.metrics`` reports at any thresholds;
 * :mod:`~core.cohort.errors`: false negatives / positives, most confident first;
-* :mod:`~core.cohort.thresholds`: named threshold sets beside a bundle;
 * :mod:`~core.cohort.pointing`: CAM pointing game against a synthetic ``truth.json``;
 * :mod:`~core.cohort.figures`: plotly ROC, PR, confusion, reliability, histograms;
 * :mod:`~core.cohort.synthetic`: a model-free prediction table for tests and benchmarks.

@@ -1,9 +1,11 @@
 """Cohort predictions cached on disk, so that reopening a cohort costs no inference.
 
 A cache entry is keyed by *what produced it*: the bundle (SHA-256 of its ``bundle.json``,
-which records the SHA-256 of every weight file) and the data (a fingerprint of
-``train.csv``, ``truth.json`` and every image file). Change a label, add, replace or touch
-an image, or retrain the bundle, and the key changes, so a stale table is never shown.
+which records the SHA-256 of every weight file), the data (a fingerprint of
+``train.csv``, ``truth.json`` and every image file) and the code
+(:func:`core.pipeline_version.pipeline_version`). Change a label, add, replace or touch
+an image, retrain the bundle or change the preprocessing or decision code, and the key
+changes, so a stale table is never shown.
 The default fingerprint uses image names, sizes and modification times, which costs one
 ``stat`` per file; ``content=True`` hashes the bytes instead (slower, immune to tools that
 rewrite a file keeping size and mtime).
@@ -29,7 +31,7 @@ import logging
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,8 +40,9 @@ import pandas as pd
 
 from core.cohort.table import validate_table
 from core.intake.naming import is_candidate
-from core.models.manifest import sha256_file
+from core.models.manifest import manifest_path, sha256_file
 from core.paths import data_dir
+from core.pipeline_version import pipeline_version
 
 __all__ = [
     "VARIANTS",
@@ -60,14 +63,21 @@ _SIDECARS = ("train.csv", "truth.json")
 VARIANTS = ("scores", "cam")
 
 
+def _current_pipeline() -> str:
+    """``pipeline_version`` looked up when a key is made (a test may patch it here)."""
+    return pipeline_version()
+
+
 @dataclass(frozen=True)
 class CacheKey:
-    """Which bundle ran on which data, and whether CAM peaks were computed; ``name`` is the
-    file stem of the entry."""
+    """Which bundle ran on which data with which code, and whether CAM peaks were
+    computed; ``name`` is the file stem of the entry. ``pipeline`` defaults to this
+    process's :func:`~core.pipeline_version.pipeline_version`."""
 
     bundle: str
     data: str
     variant: str = "scores"
+    pipeline: str = field(default_factory=_current_pipeline)
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -75,12 +85,16 @@ class CacheKey:
 
     @property
     def name(self) -> str:
-        return f"{self.bundle[:16]}-{self.data[:16]}-{self.variant}"
+        return f"{self.bundle[:16]}-{self.data[:16]}-{self.pipeline[:12]}-{self.variant}"
 
 
 def bundle_id(bundle_dir: str | Path) -> str:
-    """SHA-256 of ``bundle.json``: the same digest :class:`core.models.bundle.Bundle` keeps."""
-    return hashlib.sha256((Path(bundle_dir) / "bundle.json").read_bytes()).hexdigest()
+    """SHA-256 of ``bundle.json``: the same digest :class:`core.models.bundle.Bundle` keeps.
+
+    The bytes are hashed without checking the manifest, so a cached table opens without
+    reading more of the bundle than this file.
+    """
+    return sha256_file(manifest_path(bundle_dir))
 
 
 def data_fingerprint(cohort_dir: str | Path, *, content: bool = False) -> str:
@@ -119,6 +133,7 @@ def cache_key(
     variant: str = "scores",
     content: bool = False,
 ) -> CacheKey:
+    """The key of ``bundle_dir`` run on ``cohort_dir`` by this process's pipeline code."""
     return CacheKey(bundle_id(bundle_dir), data_fingerprint(cohort_dir, content=content), variant)
 
 
@@ -171,6 +186,7 @@ class PredictionCache:
         record = {
             "bundle": key.bundle,
             "data": key.data,
+            "pipeline": key.pipeline,
             "n_patients": len(table),
             "created": _now(),
             **(meta or {}),

@@ -76,7 +76,7 @@ def location_errors(
     passed = binarize(score, thresholds.stage1).astype(bool)[:, None]
     prob = table[[PROB_COLUMNS[LOCATIONS.index(c)] for c in cols]].to_numpy(float)
     truth = table[cols].to_numpy(int).astype(bool)
-    thr = np.array([thresholds.locations[c] for c in cols])
+    thr = np.array([thresholds.labels[c] for c in cols])
     above = binarize(prob, thr).astype(bool)
     rows, j = np.nonzero((passed & above) != truth)
     frame = pd.DataFrame(

@@ -23,8 +23,10 @@ from core.cohort.table import (
     validate_table,
     view_column,
 )
+from core.models.manifest import manifest_document, manifest_path
 from core.models.thresholds import Thresholds
 from core.schema import LOCATIONS, ORIGINAL_GROUPS, TRAIN_COLUMNS, VIEWS, split_location, view_info
+from core.studies import get_study
 
 __all__ = [
     "FIXTURE_THRESHOLDS",
@@ -95,19 +97,25 @@ def synthetic_table(n_patients: int, seed: int = 0, separation: float = 1.5) -> 
 
 
 def write_bundle_json(bundle_dir: Path, thresholds: Thresholds = FIXTURE_THRESHOLDS) -> Path:
-    """A ``bundle.json`` with only what the cohort page reads (thresholds, groups, name).
+    """A complete aneurysm ``bundle.json`` whose weight files do not exist.
 
-    Not a loadable bundle (no weights): the page opens cached tables without models.
+    Not a loadable bundle (no weights): the cohort page reads the manifest (thresholds,
+    schema, name) and opens cached tables without models.
     """
     bundle_dir.mkdir(parents=True, exist_ok=True)
-    manifest = {
-        "format": "aneurysm-review-bundle",
-        "format_version": 1,
-        "name": "fixture",
-        "thresholds": thresholds.to_dict(),
-        "groups": ORIGINAL_GROUPS.to_dict(),
-    }
-    path = bundle_dir / "bundle.json"
+    study = get_study("aneurysm")
+    placeholder = {"spec": {}, "weights": "absent.safetensors", "sha256": "0" * 64, "tensors": 0}
+    manifest = manifest_document(
+        name="fixture",
+        created="2026-01-01T00:00:00+00:00",
+        schema=study.schema,
+        models={role: placeholder for role in study.roles},
+        thresholds=thresholds,
+        combine="max",
+        preprocessing={},
+        notes="fixture: no weights",
+    )
+    path = manifest_path(bundle_dir)
     path.write_text(json.dumps(manifest, indent=2))
     return path
 

@@ -16,7 +16,7 @@ thresholded counts are recomputed per change.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,8 @@ import pandas as pd
 from core.cohort.table import PROB_COLUMNS, SCORE, prob_frame, truth_frame
 from core.metrics.binary import binarize, operating_point
 from core.metrics.report import evaluate_tables
-from core.models.calibration import calibrate
+from core.models.calibration import DEFAULT_TARGET
+from core.models.threshold_rules import RULE_NAMES, RuleName, get_threshold_rule
 from core.models.thresholds import Thresholds
 from core.schema import LOCATIONS
 
@@ -42,15 +43,14 @@ __all__ = [
     "with_values",
 ]
 
-CalibrationRule = Literal["original", "youden", "sensitivity"]
-#: Rules the page offers; "original" is the pipeline's median / 90th percentile.
-CALIBRATION_RULES: tuple[str, ...] = ("original", "youden", "sensitivity")
+#: Rules the page offers: every entry of the threshold-rule table.
+CALIBRATION_RULES: tuple[str, ...] = RULE_NAMES
 
 
 def decisions(table: pd.DataFrame, thresholds: Thresholds) -> pd.DataFrame:
     """``Index``, 0/1 ``Aneurysm`` and the 21 gated 0/1 locations, one row per patient."""
     stage1 = binarize(table[SCORE].to_numpy(float), thresholds.stage1)
-    loc_thr = np.array([thresholds.locations[c] for c in LOCATIONS])
+    loc_thr = np.array([thresholds.labels[c] for c in LOCATIONS])
     locs = binarize(table[list(PROB_COLUMNS)].to_numpy(float), loc_thr) * stage1[:, None]
     out = pd.DataFrame(locs, columns=list(LOCATIONS))
     out.insert(0, "Aneurysm", stage1)
@@ -76,7 +76,7 @@ def location_operating_points(table: pd.DataFrame, thresholds: Thresholds) -> pd
     rows = []
     for col, pcol in zip(LOCATIONS, PROB_COLUMNS, strict=True):
         gated = np.where(stage1, table[pcol].to_numpy(float), -np.inf)
-        point = operating_point(table[col].to_numpy(int), gated, thresholds.locations[col])
+        point = operating_point(table[col].to_numpy(int), gated, thresholds.labels[col])
         rows.append({"location": col, **point})
     return pd.DataFrame(rows).set_index("location")
 
@@ -189,36 +189,34 @@ def location_summary(result: WhatIf, intervals: dict[str, Any] | None = None) ->
 
 
 def suggest_thresholds(
-    table: pd.DataFrame, rule: CalibrationRule, *, target: float = 0.9, author: str = "cohort page"
+    table: pd.DataFrame,
+    rule: RuleName,
+    *,
+    target: float = DEFAULT_TARGET,
+    author: str = "cohort page",
 ) -> Thresholds:
-    """Thresholds fitted on this cohort's cached predictions with one calibration rule.
-
-    ``original`` is the pipeline's rule (stage 1 at the median patient score, locations at
-    the 90th percentile); ``youden`` and ``sensitivity`` use the labels. Fitting on the
-    cohort being evaluated is optimistic: the page says so next to the picker.
+    """Thresholds fitted on this cohort's cached predictions with one rule of the table
+    (:data:`core.models.threshold_rules.THRESHOLD_RULES`; an unknown name raises its
+    :class:`ValueError`). Fitting on the cohort being evaluated is optimistic: the page
+    says so next to the picker.
     """
-    if rule not in CALIBRATION_RULES:
-        raise ValueError(f"unknown calibration rule {rule!r}; use one of {CALIBRATION_RULES}")
-    stage1_rule, location_rule = ("median", "percentile") if rule == "original" else (rule, rule)
-    result = calibrate(
+    result = get_threshold_rule(rule).fit(
         table[SCORE].to_numpy(float),
         {c: table[p].to_numpy(float) for c, p in zip(LOCATIONS, PROB_COLUMNS, strict=True)},
         patient_labels=table["Aneurysm"].to_numpy(int),
         location_labels={c: table[c].to_numpy(int) for c in LOCATIONS},
-        stage1_rule=stage1_rule,  # type: ignore[arg-type]
-        location_rule=location_rule,  # type: ignore[arg-type]
         target=target,
         author=author,
     )
     params = {**result.params, "fitted_on": f"cohort of {len(table)} patients"}
-    return Thresholds(result.stage1, result.locations, result.rule, params, author, result.created)
+    return Thresholds(result.stage1, result.labels, result.rule, params, author, result.created)
 
 
 def with_values(
     base: Thresholds, stage1: float, locations: dict[str, float], *, author: str, rule: str
 ) -> Thresholds:
     """A new set from hand-moved values, remembering which set it started from."""
-    changed = sorted(c for c in LOCATIONS if locations[c] != base.locations[c])
+    changed = sorted(c for c in LOCATIONS if locations[c] != base.labels[c])
     params = {
         "started_from": base.rule,
         "started_from_author": base.author,

@@ -9,7 +9,8 @@ Rules, in order, for each ``(name, bytes)``:
 3. The first file that *decodes* for a view wins; later files for that view are reported as
    duplicates and not decoded. A file that fails to decode is reported and does not claim
    its view, so a later good copy still loads.
-4. Every view left without an image is reported as missing.
+4. Every view left without an image is reported as missing; the case expects the eight
+   DSA views (``Case.expected_views = core.schema.VIEWS``).
 5. Names that carry different K-Ium indices (``12LI-A.jpg`` with ``13LV-A.jpg``) are
    reported, since one case must never mix two patients.
 
@@ -91,16 +92,15 @@ def case_from_files(
         views[view] = ViewImage(view, pixels, info)
         if (index := parse_name(base).index) is not None:
             indices.add(index)
-    for v in VIEWS:
-        if v not in views:
-            msg = f"{v} ({view_info(v).label}): no usable file for this view"
-            record(problems, IntakeProblem("", "missing", msg))
+    case = Case(case_id="", views=views, problems=problems, expected_views=VIEWS)
+    for v in case.missing_views:
+        msg = f"{v} ({view_info(v).label}): no usable file for this view"
+        record(problems, IntakeProblem("", "missing", msg))
     if len(indices) > 1:
         shown = ", ".join(map(str, sorted(indices)))
         msg = (f"the file names carry different patient indices ({shown}); "
                "check that every file belongs to one patient")  # fmt: skip
         record(problems, IntakeProblem("", "unrecognised_name", msg))
-    case = Case(case_id="", views=views, problems=problems)
     if case_id:
         case.case_id = case_id
     elif len(indices) == 1:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.metrics.files import evaluate_files, json_ready
 from core.metrics.pointing import DEFAULT_MARGIN_FRAC
-from core.models.thresholds import Thresholds
+from core.models.manifest import BundleError, read_manifest
 
 __all__ = ["configure", "run", "bundle_stage1_threshold"]
 
@@ -44,9 +44,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def bundle_stage1_threshold(bundle: Path) -> float:
-    """The stage-1 threshold recorded in ``bundle.json`` (read as JSON; no model is loaded)."""
-    manifest = json.loads((bundle / "bundle.json").read_text())
-    return Thresholds.from_dict(manifest["thresholds"]).stage1
+    """The stage-1 threshold recorded in ``bundle.json`` (no model is loaded)."""
+    stage1 = read_manifest(bundle).thresholds.stage1
+    if stage1 is None:
+        raise BundleError(f"{bundle}: the bundle has no stage-1 threshold (not an aneurysm bundle)")
+    return stage1
 
 
 def run(args: argparse.Namespace) -> int:

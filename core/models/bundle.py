@@ -15,17 +15,21 @@ must match its recorded SHA-256, ``bundle.json`` must have exactly the known fie
 format version, and every tensor must have the shape its spec builds. Each failure raises
 :class:`BundleError` naming the file and the problem.
 
-Loaded bundles are cached per process, keyed by resolved path, the SHA-256 of
-``bundle.json`` and the device, so the app loads each model once. They are shared: treat
+A bundle names its study (:mod:`core.studies`) and carries that study's schema; the study
+says which model roles the bundle holds and checks the specs against the schema.
+
+Loaded bundles are kept in one bounded, least-recently-used cache per process, keyed by
+resolved path, the SHA-256 of ``bundle.json`` and the device, so the app loads each model
+once and a day of bundle switching cannot grow memory without end. They are shared: treat
 them as read-only (parameters are frozen; inference uses ``torch.no_grad`` or CAM inputs).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,17 +47,19 @@ from core.models.manifest import (
     COMBINE_RULES,
     FORMAT,
     FORMAT_VERSION,
+    MANIFEST,
     BundleError,
     json_default,
-    libraries,
-    parse_manifest,
+    manifest_document,
+    manifest_path,
+    read_manifest,
     refuse_pickles,
     sha256_file,
     shape_errors,
 )
-from core.models.registry import ROLES, ModelSpec, RegistryError, Role
-from core.models.thresholds import Thresholds, ThresholdsError
-from core.schema import ORIGINAL_GROUPS, CirculationGroups, SchemaError
+from core.models.registry import ModelSpec, RegistryError
+from core.models.thresholds import Thresholds
+from core.studies import StudyError, StudySchema, get_study
 
 __all__ = [
     "FORMAT",
@@ -65,6 +71,7 @@ __all__ = [
     "load_bundle",
     "clear_bundle_cache",
     "sha256_file",
+    "CACHE_ENTRIES",
 ]
 
 log = logging.getLogger(__name__)
@@ -76,41 +83,50 @@ class Bundle:
 
     path: Path
     name: str
-    specs: Mapping[Role, ModelSpec]
-    models: Mapping[Role, nn.Module]
+    schema: StudySchema
+    specs: Mapping[str, ModelSpec]
+    models: Mapping[str, nn.Module]
     thresholds: Thresholds
-    groups: CirculationGroups
     combine: str
     device: torch.device
-    manifest: Mapping[str, Any]  # the parsed bundle.json
+    manifest: Mapping[str, Any]  # the parsed bundle.json (v1 migrated to v2)
     manifest_sha256: str
 
-    def model(self, role: Role) -> nn.Module:
+    @property
+    def study(self) -> str:
+        return self.schema.study
+
+    def model(self, role: str) -> nn.Module:
         return self.models[role]
 
-    def spec(self, role: Role) -> ModelSpec:
+    def spec(self, role: str) -> ModelSpec:
         return self.specs[role]
 
 
-def _check_specs(specs: Mapping[Role, ModelSpec], groups: CirculationGroups) -> None:
-    if set(specs) != set(ROLES):
-        raise BundleError(f"a bundle needs exactly the roles {ROLES}, got {sorted(specs)}")
+def _check_specs(specs: Mapping[str, ModelSpec], schema: StudySchema) -> None:
+    study = get_study(schema.study)
+    if set(specs) != set(study.roles):
+        raise BundleError(
+            f"a {study.name} bundle needs exactly the roles {list(study.roles)}, "
+            f"got {sorted(specs)}"
+        )
     for role, spec in specs.items():
         if spec.role != role:
             raise BundleError(f"spec {spec.key!r} has role {spec.role!r}, given as {role!r}")
-        if role != "stage1" and spec.labels != groups.of(role):  # type: ignore[arg-type]
-            wanted = groups.of(role)  # type: ignore[arg-type]
-            raise BundleError(f"{role} labels {spec.labels} differ from the groups: {wanted}")
+    try:
+        study.check_specs(specs, schema)
+    except ValueError as exc:
+        raise BundleError(str(exc)) from exc
 
 
 def save_bundle(
     path: str | Path,
-    models: Mapping[Role, nn.Module],
-    specs: Mapping[Role, ModelSpec],
+    models: Mapping[str, nn.Module],
+    specs: Mapping[str, ModelSpec],
     thresholds: Thresholds,
     *,
+    schema: StudySchema,
     name: str | None = None,
-    groups: CirculationGroups = ORIGINAL_GROUPS,
     combine: str = "max",
     preprocessing: Mapping[str, Any] | None = None,
     training_data: Mapping[str, Any] | None = None,
@@ -120,22 +136,28 @@ def save_bundle(
 ) -> Path:
     """Write a bundle directory and return its path.
 
-    ``preprocessing`` defaults to :func:`core.models.inputs.preprocessing_record`
-    (stage-1 transform, resize interpolation per role, crop/text-fill version).
-    ``training_data`` is the trainer's data fingerprint, ``metrics`` its validation metrics.
-    The state dicts are checked against what each spec builds before anything is written.
+    ``schema`` is the study's schema as trained (labels, views, groups); the thresholds
+    must cover exactly its labels. ``preprocessing`` defaults to
+    :func:`core.models.inputs.preprocessing_record` (stage-1 transform, resize
+    interpolation per role, crop/text-fill version). ``training_data`` is the trainer's
+    data fingerprint, ``metrics`` its validation metrics. The state dicts are checked
+    against what each spec builds before anything is written.
     """
     from core.models.inputs import preprocessing_record
 
     out = Path(path)
-    _check_specs(specs, groups)
+    try:
+        _check_specs(specs, schema)
+        thresholds = thresholds.require(schema.labels)
+    except (StudyError, ValueError) as exc:
+        raise BundleError(str(exc)) from exc
     if combine not in COMBINE_RULES:
         raise BundleError(f"unknown A/B combine rule {combine!r}; use one of {COMBINE_RULES}")
-    if (out / "bundle.json").exists() and not overwrite:
+    if manifest_path(out).exists() and not overwrite:
         raise BundleError(f"{out} already holds a bundle; pass overwrite=True to replace it")
     out.mkdir(parents=True, exist_ok=True)
     entries: dict[str, Any] = {}
-    for role in ROLES:
+    for role in get_study(schema.study).roles:
         state = {k: v.detach().cpu().contiguous() for k, v in models[role].state_dict().items()}
         with torch.device("meta"):  # shapes only: no memory, no initialisation cost
             expected = build_model(specs[role]).state_dict()
@@ -150,28 +172,25 @@ def save_bundle(
             "sha256": sha256_file(weights),
             "tensors": len(state),
         }
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "name": name or out.name,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "models": entries,
-        "groups": groups.to_dict(),
-        "thresholds": thresholds.to_dict(),
-        "combine": combine,
-        "preprocessing": dict(preprocessing or preprocessing_record(specs)),
-        "training_data": dict(training_data) if training_data is not None else None,
-        "metrics": dict(metrics) if metrics is not None else None,
-        "libraries": libraries(),
-        "notes": notes,
-    }
-    (out / "bundle.json").write_text(json.dumps(manifest, indent=2, default=json_default))
-    log.info("saved bundle %s (%s)", out, ", ".join(s.key for s in specs.values()))
+    manifest = manifest_document(
+        name=name or out.name,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        schema=schema,
+        models=entries,
+        thresholds=thresholds,
+        combine=combine,
+        preprocessing=preprocessing or preprocessing_record(specs),
+        training_data=training_data,
+        metrics=metrics,
+        notes=notes,
+    )
+    manifest_path(out).write_text(json.dumps(manifest, indent=2, default=json_default))
+    log.info("saved bundle %s (%s: %s)", out, schema.study, ", ".join(s.key for s in specs.values()))
     return out
 
 
 def _load_role(
-    folder: Path, role: Role, entry: Mapping[str, Any], device: torch.device
+    folder: Path, role: str, entry: Mapping[str, Any], device: torch.device
 ) -> nn.Module:
     spec = ModelSpec.from_dict(entry["spec"])
     if spec.role != role:
@@ -201,49 +220,47 @@ def _load_role(
     return model.eval().to(device, memory_format=torch.channels_last)
 
 
-_CACHE: dict[tuple[str, str, str], Bundle] = {}
+#: Loaded bundles kept per process; the least recently used one is dropped beyond this.
+CACHE_ENTRIES = 4
+_CACHE: OrderedDict[tuple[str, str, str], Bundle] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 
 
 def load_bundle(path: str | Path, device: str | torch.device | None = None) -> Bundle:
-    """Load (once per process) and verify a bundle; raises :class:`BundleError`."""
-    folder = Path(path).resolve()
-    manifest_path = folder / "bundle.json"
-    if not manifest_path.is_file():
-        raise BundleError(f"{folder}: no bundle.json (not a bundle directory)")
-    raw = manifest_path.read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
+    """Load (once per process, while cached) and verify a bundle; raises :class:`BundleError`."""
+    manifest = read_manifest(path)
+    folder = manifest.folder
     dev = resolve_device(device)
-    key = (str(folder), digest, str(dev))
+    key = (str(folder), manifest.sha256, str(dev))
     with _CACHE_LOCK:  # one loader at a time: two sessions never load the same bundle twice
         if key in _CACHE:
+            _CACHE.move_to_end(key)
             return _CACHE[key]
-        manifest = parse_manifest(raw, folder)
         refuse_pickles(folder)
+        roles = get_study(manifest.study).roles
+        entries = manifest.raw["models"]
         try:
-            groups = CirculationGroups.from_dict(manifest["groups"])
-            thresholds = Thresholds.from_dict(manifest["thresholds"])
-            models = {r: _load_role(folder, r, manifest["models"][r], dev) for r in ROLES}
-            specs = {r: ModelSpec.from_dict(manifest["models"][r]["spec"]) for r in ROLES}
-            _check_specs(specs, groups)
-        except (KeyError, TypeError, RegistryError, SchemaError, ThresholdsError) as exc:
-            raise BundleError(f"{folder}: malformed bundle.json ({exc!r})") from exc
-        if manifest["combine"] not in COMBINE_RULES:
-            raise BundleError(f"{folder}: unknown combine rule {manifest['combine']!r}")
+            specs = {r: ModelSpec.from_dict(entries[r]["spec"]) for r in roles}
+            _check_specs(specs, manifest.schema)
+            models = {r: _load_role(folder, r, entries[r], dev) for r in roles}
+        except (KeyError, TypeError, RegistryError, StudyError) as exc:
+            raise BundleError(f"{folder}: malformed {MANIFEST} ({exc!r})") from exc
         bundle = Bundle(
             path=folder,
-            name=str(manifest["name"]),
+            name=manifest.name,
+            schema=manifest.schema,
             specs=MappingProxyType(specs),
             models=MappingProxyType(models),
-            thresholds=thresholds,
-            groups=groups,
-            combine=manifest["combine"],
+            thresholds=manifest.thresholds,
+            combine=manifest.combine,
             device=dev,
-            manifest=MappingProxyType(manifest),
-            manifest_sha256=digest,
+            manifest=MappingProxyType(dict(manifest.raw)),
+            manifest_sha256=manifest.sha256,
         )
         _CACHE[key] = bundle
-    log.info("loaded bundle %s on %s", folder, dev)
+        while len(_CACHE) > CACHE_ENTRIES:
+            _CACHE.popitem(last=False)
+    log.info("loaded %s bundle %s on %s", manifest.study, folder, dev)
     return bundle
 
 

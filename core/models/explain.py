@@ -15,7 +15,7 @@ from core.case import CleanView
 from core.models.bundle import Bundle
 from core.models.result import ViewCam
 from core.models.runner import cam_logits
-from core.schema import split_location, view_info
+from core.schema import feeding_views, groups_of, split_location
 
 __all__ = ["STAGE1_TARGET", "explain"]
 
@@ -33,12 +33,9 @@ def explain(
     if target == STAGE1_TARGET:
         role, views, base = "stage1", list(clean), None
     else:
-        side, base = split_location(target)
-        role = bundle.groups.circulation_of(base)
-        views = [
-            v for v in clean
-            if view_info(v).circulation == role and (side is None or view_info(v).side == side)
-        ]  # fmt: skip
+        groups, base = groups_of(bundle.schema), split_location(target)[1]
+        role = groups.circulation_of(base)
+        views = list(feeding_views(target, groups, clean))
     if not views:
         return {}
     images = [clean[v].image for v in views]

@@ -1,16 +1,18 @@
-"""The two-stage decision, as pure functions of probabilities and thresholds.
+"""The aneurysm study's two-stage decision, as pure functions of probabilities and thresholds.
 
 Kept apart from the networks so it can be tested on hand-built numbers, and so a threshold
-what-if re-decides a stored result without running any model.
+what-if re-decides a stored result without running any model. Every path that decides
+(inference, a stored result re-decided, training calibration) calls :func:`gate_and_decide`.
 
 * Circulation means: the mean stage-1 score of the I views (anterior) and of the V views
   (posterior) that are present. A circulation with no view has no mean.
-* Patient score = max of the available means (the original rule); none without views.
+* Patient score (:func:`patient_score`) = max of the available means (the original rule);
+  none without views.
 * Stage-1 decision: patient score >= stage-1 threshold.
-* Locations: per-view stage-2 probabilities get their side back from the view, A/B views
-  of one side are combined by the bundle's rule (max in the original) and BA takes both
-  sides (:func:`core.schema.regenerate_locations`). Below the stage-1 threshold every
-  location decision is 0, but the probabilities are still reported.
+* Locations: per-view stage-2 probabilities get their side back from the view, the views
+  that feed a location (:func:`core.schema.feeding_views`) are combined by the bundle's
+  rule (max in the original) (:func:`core.schema.regenerate_locations`). Below the stage-1
+  threshold every location decision is 0, but the probabilities are still reported.
 """
 
 from __future__ import annotations
@@ -20,10 +22,18 @@ from typing import Mapping
 
 import numpy as np
 
-from core.models.thresholds import Thresholds, decide
-from core.schema import LOCATIONS, CirculationGroups, regenerate_locations, view_info, views_of
+from core.findings import Finding, meets_threshold
+from core.models.thresholds import Thresholds
+from core.schema import LOCATIONS, CirculationGroups, feeding_views, regenerate_locations, views_of
 
-__all__ = ["Gate", "LocationDecision", "circulation_means", "gate", "decide_locations"]
+__all__ = [
+    "Gate",
+    "circulation_means",
+    "patient_score",
+    "gate",
+    "decide_locations",
+    "gate_and_decide",
+]
 
 
 @dataclass(frozen=True)
@@ -40,22 +50,10 @@ class Gate:
     def to_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
 
-
-@dataclass(frozen=True)
-class LocationDecision:
-    """One of the 21 columns: combined probability, its threshold, the decision, and why."""
-
-    column: str
-    probability: float
-    threshold: float
-    decision: int
-    views: tuple[str, ...]  # views whose stage-2 scores were combined
-    reason: str
-
-    def to_dict(self) -> dict[str, object]:
-        d = dict(self.__dict__)
-        d["views"] = list(self.views)
-        return d
+    def finding(self, label: str = "Aneurysm") -> Finding:
+        """The gate as the case-level finding a reviewer judges."""
+        score = 0.0 if self.patient_score is None else self.patient_score
+        return Finding(label, score, self.threshold, int(self.positive), self.reason)
 
 
 def circulation_means(view_scores: Mapping[str, float]) -> dict[str, float | None]:
@@ -69,6 +67,12 @@ def circulation_means(view_scores: Mapping[str, float]) -> dict[str, float | Non
     return out
 
 
+def patient_score(view_scores: Mapping[str, float]) -> float | None:
+    """The K-Ium ``Aneurysm`` score: the larger circulation mean; None without views."""
+    present = [m for m in circulation_means(view_scores).values() if m is not None]
+    return max(present) if present else None
+
+
 def gate(view_scores: Mapping[str, float], threshold: float) -> Gate:
     """Stage 1 for one patient from its per-view stage-1 probabilities."""
     means = circulation_means(view_scores)
@@ -77,7 +81,7 @@ def gate(view_scores: Mapping[str, float], threshold: float) -> Gate:
     if not present:
         return Gate(None, None, None, threshold, False, "no views: no stage-1 score")
     circ, score = max(present.items(), key=lambda kv: kv[1])
-    positive = bool(decide(score, threshold))
+    positive = bool(meets_threshold(score, threshold))
     relation = ">=" if positive else "<"
     reason = f"patient score {score:.3f} ({circ} mean) {relation} threshold {threshold:.3f}"
     if absent:
@@ -91,24 +95,33 @@ def decide_locations(
     thresholds: Thresholds,
     groups: CirculationGroups,
     combine: str = "max",
-) -> dict[str, LocationDecision]:
-    """The 21 location decisions from per-view stage-2 probabilities ``{view: {base: p}}``."""
+) -> dict[str, Finding]:
+    """The 21 location findings from per-view stage-2 probabilities ``{view: {base: p}}``."""
     combined = regenerate_locations(view_probs, groups, combine)
-    out: dict[str, LocationDecision] = {}
+    out: dict[str, Finding] = {}
     for col in LOCATIONS:
-        side, base = col.split("_", 1) if "_" in col else (None, col)
-        circ = groups.circulation_of(base)
-        used = tuple(
-            v for v in view_probs
-            if view_info(v).circulation == circ and (side is None or view_info(v).side == side)
-        )  # fmt: skip
-        p, t = combined[col], thresholds.locations[col]
+        used = feeding_views(col, groups, view_probs)
+        p, t = combined[col], thresholds.labels[col]
         if not used:
             decision, reason = 0, "no view of this location: probability 0 by convention"
         elif not gate_result.positive:
             decision, reason = 0, "stage 1 negative: all locations 0"
         else:
-            decision = decide(p, t)
+            decision = meets_threshold(p, t)
             reason = f"{combine} of {', '.join(used)}: {p:.3f} {'>=' if decision else '<'} {t:.3f}"
-        out[col] = LocationDecision(col, p, t, decision, used, reason)
+        out[col] = Finding(col, p, t, decision, reason, None, used)
     return out
+
+
+def gate_and_decide(
+    view_scores: Mapping[str, float],
+    view_probs: Mapping[str, Mapping[str, float]],
+    thresholds: Thresholds,
+    groups: CirculationGroups,
+    combine: str = "max",
+) -> tuple[Gate, dict[str, Finding]]:
+    """Stage 1, then the locations it gates: the one place the two-stage rule is applied."""
+    if thresholds.stage1 is None:
+        raise ValueError("the aneurysm study needs a stage-1 threshold")
+    g = gate(view_scores, thresholds.stage1)
+    return g, decide_locations(view_probs, g, thresholds, groups, combine)

@@ -3,7 +3,7 @@ the ``predict`` command. Both paths share :func:`_run_group`, so they cannot dis
 
 Per view: preprocessing (crop, text fill), the stage-1 probability, and the probabilities of
 the stage-2 model of the view's circulation (I views -> anterior, V views -> posterior).
-Per case: :func:`core.models.gating.gate` and :func:`~core.models.gating.decide_locations`.
+Per case: :func:`core.models.gating.gate_and_decide`.
 Every model runs once per batch of views; with ``cam=True`` the stage-1 scores and the
 stage-1 Grad-CAM maps come from the same forward pass.
 """
@@ -21,18 +21,25 @@ from core.cam.methods import DEFAULT_METHOD
 from core.case import Case, CleanView
 from core.device import describe_device
 from core.models.bundle import Bundle
-from core.models.gating import decide_locations, gate
+from core.models.gating import gate_and_decide
 from core.models.result import CaseResult, Timings, ViewCam, ViewResult
 from core.models.runner import DEFAULT_BATCH, cam_logits, logits, sigmoid
+from core.preprocess.params import DEFAULT_PARAMS, PreprocessParams, recorded_params
 from core.preprocess.pipeline import preprocess_view
-from core.schema import VIEWS, view_info
+from core.schema import VIEWS, groups_of, view_info
 
 __all__ = ["preprocess_case", "run_clean", "run_case", "iter_predict_cases", "predict_cases"]
 
 
-def preprocess_case(case: Case) -> dict[str, CleanView]:
-    """Clean every present view, in ``VIEWS`` order (the UI shows these images)."""
-    return {v: preprocess_view(case.views[v]) for v in VIEWS if v in case.views}
+def preprocess_case(
+    case: Case, params: PreprocessParams = DEFAULT_PARAMS
+) -> dict[str, CleanView]:
+    """Clean every present view, in ``VIEWS`` order (the UI shows these images).
+
+    ``params`` must be the bundle's own (:func:`core.preprocess.params.recorded_params`)
+    when the views go to its models: they were trained on views cleaned that way.
+    """
+    return {v: preprocess_view(case.views[v], params) for v in VIEWS if v in case.views}
 
 
 @dataclass
@@ -106,9 +113,14 @@ def _run_group(
 def _assemble(
     bundle: Bundle, job: _Job, views: dict[str, ViewResult], timings: Timings
 ) -> CaseResult:
-    g = gate({v: r.stage1_probability for v, r in views.items()}, bundle.thresholds.stage1)
-    view_probs = {v: r.stage2_probabilities for v, r in views.items()}
-    locs = decide_locations(view_probs, g, bundle.thresholds, bundle.groups, bundle.combine)
+    groups = groups_of(bundle.schema)
+    g, locs = gate_and_decide(
+        {v: r.stage1_probability for v, r in views.items()},
+        {v: r.stage2_probabilities for v, r in views.items()},
+        bundle.thresholds,
+        groups,
+        bundle.combine,
+    )
     return CaseResult(
         case_id=job.case_id,
         content_hash=job.content_hash,
@@ -119,7 +131,7 @@ def _assemble(
         gate=g,
         locations=locs,
         thresholds=bundle.thresholds,
-        groups=bundle.groups,
+        groups=groups,
         combine=bundle.combine,
         timings=timings,
         notes=job.notes,
@@ -135,7 +147,8 @@ def run_clean(
     method: str = DEFAULT_METHOD,
     preprocess_ms: float = 0.0,
 ) -> CaseResult:
-    """Run the models on views the caller already cleaned with :func:`preprocess_case`."""
+    """Run the models on views the caller already cleaned with :func:`preprocess_case`
+    (with the bundle's recorded params, as :func:`run_case` does)."""
     job = _Job(case.case_id, case.content_hash(), clean, _notes(case))
     return _run_group(
         bundle, [job], cam=cam, method=method, batch=DEFAULT_BATCH, pre_ms=preprocess_ms
@@ -145,9 +158,10 @@ def run_clean(
 def run_case(
     bundle: Bundle, case: Case, *, cam: bool = True, method: str = DEFAULT_METHOD
 ) -> CaseResult:
-    """Preprocess and run one case; with ``cam`` every view gets its stage-1 CAM."""
+    """Preprocess (with the bundle's recorded params) and run one case; with ``cam`` every
+    view gets its stage-1 CAM."""
     t0 = time.perf_counter()
-    clean = preprocess_case(case)
+    clean = preprocess_case(case, recorded_params(bundle.manifest, str(bundle.path)))
     pre_ms = (time.perf_counter() - t0) * 1e3
     return run_clean(bundle, case, clean, cam=cam, method=method, preprocess_ms=pre_ms)
 
@@ -180,7 +194,10 @@ def _predict_group(
     bundle: Bundle, cases: Sequence[Case], cam: bool, method: str, batch: int
 ) -> list[CaseResult]:
     t0 = time.perf_counter()
-    jobs = [_Job(c.case_id, c.content_hash(), preprocess_case(c), _notes(c)) for c in cases]
+    params = recorded_params(bundle.manifest, str(bundle.path))
+    jobs = [
+        _Job(c.case_id, c.content_hash(), preprocess_case(c, params), _notes(c)) for c in cases
+    ]
     pre_ms = (time.perf_counter() - t0) * 1e3
     return _run_group(bundle, jobs, cam=cam, method=method, batch=batch, pre_ms=pre_ms)
 

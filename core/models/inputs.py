@@ -9,14 +9,13 @@ then ``(x / 255 - mean) / std``.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
 
-from core.models.registry import InputSpec, ModelSpec, Role
-from core.preprocess.params import DEFAULT_PARAMS
+from core.models.registry import InputSpec, ModelSpec
+from core.preprocess.params import DEFAULT_PARAMS, RECORD_KEY
 from core.preprocess.transforms import stage1_input, to_model_tensor
 
 __all__ = ["STAGE1_TRANSFORM", "RESIZE_RULE", "model_batch", "preprocessing_record"]
@@ -40,10 +39,10 @@ def model_batch(
     return x.contiguous(memory_format=torch.channels_last)
 
 
-def preprocessing_record(specs: Mapping[Role, ModelSpec]) -> dict[str, Any]:
+def preprocessing_record(specs: Mapping[str, ModelSpec]) -> dict[str, Any]:
     """The ``preprocessing`` field of ``bundle.json``: what a model's input went through."""
     return {
-        "crop_text_fill": {"module": "core.preprocess", "params": asdict(DEFAULT_PARAMS)},
+        RECORD_KEY: {"module": "core.preprocess", "params": DEFAULT_PARAMS.to_record()},
         "stage1_transform": STAGE1_TRANSFORM,
         "resize": RESIZE_RULE,
         "per_role": {

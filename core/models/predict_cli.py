@@ -32,7 +32,8 @@ from core.intake.folder import KiumFolder, read_kium_folder
 from core.models.bundle import BundleError, load_bundle
 from core.models.inference import iter_predict_cases
 from core.models.result import CaseResult
-from core.models.thresholds import ThresholdsError, load_threshold_set
+from core.models.threshold_sets import load_threshold_set
+from core.models.thresholds import ThresholdsError
 from core.schema import LOCATIONS, TRAIN_COLUMNS
 
 __all__ = ["configure", "run", "output_paths"]

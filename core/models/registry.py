@@ -1,43 +1,29 @@
-"""The model registry: every network the two-stage pipeline can run, as a typed record.
+"""The model registry: every network a study can run, as a typed record.
 
-timm-style: each entry is a few lines that fill a :class:`ModelSpec` through a builder. The
-spec says which architecture to build, which role it plays (``stage1``, ``anterior``,
-``posterior``), its labels in output order, its input spec (size, channels, mean/std,
-whether the stage-1 transform applies), and where Grad-CAM hooks it. The same record is
-written into every bundle, so a bundle rebuilds its networks from its own ``bundle.json``
-even if this table changes later.
+timm-style: each entry is a few lines that fill a :class:`ModelSpec` through a builder,
+registered by name with :func:`register`. The spec says which architecture to build, which
+role it plays in its study's bundle, its labels in output order, its input spec (size,
+channels, mean/std, whether the aneurysm stage-1 transform applies), and where Grad-CAM
+hooks it. The same record is written into every bundle, so a bundle rebuilds its networks
+from its own ``bundle.json`` even if this table changes later.
 
-Three sizes per family:
-
-* ``*_full``: the original pipeline (ResNet18 at 724x724 for stage 1, timm
-  ``swinv2_cr_tiny_ns_224`` and torchvision ResNet18 at 224x224 for stage 2).
-* ``*_demo``: the same families made to learn on a 2-core CPU in minutes from a synthetic
-  cohort, with no pretrained weights to start from. All three see the stage-1 input (so
-  the location models can start from the trained stage-1 network) at 256 px and use the
-  ``cell_max`` head (:mod:`core.models.heads`). The demo SwinV2-CR is a *hybrid*: its
-  patch embedding is the stem of a ResNet18 (conv1 to layer2, stride 8) followed by three
-  narrow SwinV2-CR stages; a SwinV2 trained from scratch on a few hundred images learns
-  nothing in that budget (measured: location macro AUROC 0.55 against 0.86 for the
-  hybrid). **Demo != full architecture**; numbers from a demo bundle say nothing about the
-  full models.
-* ``*_tiny``: 64-pixel versions of the demo entries, for unit tests only.
-
-Building the torch module from a spec lives in :mod:`core.models.build`, so this module
-imports no torch and stays cheap to import.
+The entries live with their study (``BUILTIN``: the aneurysm study's in
+:mod:`core.models.aneurysm_models`) and are imported on the first look-up, so this module
+knows no study. Building the torch module from a spec lives in :mod:`core.models.build`,
+so this module imports no torch and stays cheap to import.
 """
 
 from __future__ import annotations
 
+import importlib
+import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Callable, Mapping
 
 from core.models.heads import HEADS, Head
-from core.schema import ORIGINAL_GROUPS, CirculationGroups
 
 __all__ = [
-    "Role",
-    "ROLES",
-    "STAGE1_LABELS",
+    "BUILTIN",
     "InputSpec",
     "ModelSpec",
     "RegistryError",
@@ -45,25 +31,12 @@ __all__ = [
     "register",
     "get_spec",
     "list_specs",
-    "default_keys",
 ]
 
-Role = Literal["stage1", "anterior", "posterior"]
-ROLES: tuple[Role, ...] = ("stage1", "anterior", "posterior")
-STAGE1_LABELS: tuple[str, ...] = ("Aneurysm",)
-
-#: timm name of the original anterior model; the demo/tiny variants override its widths.
-SWINV2_CR = "timm:swinv2_cr_tiny_ns_224"
-#: torchvision ResNet18 (the stage-1 variant gets a one-channel stem and one logit).
-RESNET18 = "torchvision:resnet18"
+_ROLE_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 #: Convolutional stems a timm model's patch embedding can be replaced with: the layers of a
 #: torchvision ResNet18 up to and including the named one (``core.models.build``).
 STEMS: dict[str, tuple[str, int, int]] = {"resnet18:layer2": ("layer2", 128, 8)}
-#: Grey-scale stats for ImageNet-initialised stage-2 models (mean of the RGB stats), so an
-#: RGB stem whose kernels are summed to one channel sees inputs on the scale it expects.
-_GREY_MEAN, _GREY_STD = (0.449,), (0.226,)
-
-
 class RegistryError(KeyError):
     """Unknown registry key, or a spec that cannot be used for the requested role."""
 
@@ -99,7 +72,7 @@ class ModelSpec:
 
     key: str
     arch: str  # "torchvision:resnet18" or "timm:<model name>"
-    role: Role
+    role: str  # a role of the study the spec serves; also its weight file's name
     labels: tuple[str, ...]
     input: InputSpec
     cam_layer: str  # dotted module path hooked by Grad-CAM
@@ -132,8 +105,9 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ModelSpec":
-        if d.get("role") not in ROLES:
-            raise RegistryError(f"spec {d.get('key')!r}: role {d.get('role')!r} not in {ROLES}")
+        role = d.get("role")
+        if not isinstance(role, str) or not _ROLE_RE.match(role):
+            raise RegistryError(f"spec {d.get('key')!r}: role {role!r} is not a role name")
         return cls(
             key=str(d["key"]),
             arch=str(d["arch"]),
@@ -153,8 +127,8 @@ class ModelSpec:
 
 EntryFn = Callable[..., ModelSpec]
 _REGISTRY: dict[str, EntryFn] = {}
-Size = tuple[int, int]
-Groups = CirculationGroups
+#: Modules whose import registers the built-in entries; loaded on the first look-up.
+BUILTIN: tuple[str, ...] = ("core.models.aneurysm_models",)
 
 
 def register(fn: EntryFn) -> EntryFn:
@@ -163,146 +137,24 @@ def register(fn: EntryFn) -> EntryFn:
     return fn
 
 
-def get_spec(
-    key: str, *, size: int | tuple[int, int] | None = None, groups: Groups = ORIGINAL_GROUPS
-) -> ModelSpec:
-    """The spec of a registry entry; ``size`` overrides the input size (int = square)."""
+def _load_builtin() -> None:
+    for module in BUILTIN:
+        importlib.import_module(module)
+
+
+def get_spec(key: str, *, size: int | tuple[int, int] | None = None, **options: Any) -> ModelSpec:
+    """The spec of a registry entry; ``size`` overrides the input size (int = square), and
+    ``options`` go to the entry (the aneurysm entries take their circulation ``groups``)."""
+    _load_builtin()
     if key not in _REGISTRY:
         raise RegistryError(f"unknown model {key!r}; known: {', '.join(sorted(_REGISTRY))}")
-    kwargs: dict[str, Any] = {"groups": groups}
+    kwargs: dict[str, Any] = dict(options)
     if size is not None:
         kwargs["size"] = (size, size) if isinstance(size, int) else tuple(size)
     return _REGISTRY[key](**kwargs)
 
 
-def list_specs(role: Role | None = None) -> list[str]:
+def list_specs(role: str | None = None) -> list[str]:
     """Registry keys, optionally only those of one role."""
+    _load_builtin()
     return sorted(k for k, fn in _REGISTRY.items() if role is None or fn().role == role)
-
-
-def default_keys(profile: Literal["full", "demo", "tiny"]) -> dict[Role, str]:
-    """The registry key per role for a profile: ``{"stage1": "stage1_resnet18_demo", ...}``."""
-    keys = {
-        "stage1": "stage1_resnet18",
-        "anterior": "anterior_swinv2_cr",
-        "posterior": "posterior_resnet18",
-    }
-    return {role: f"{k}_{profile}" for role, k in keys.items()}  # type: ignore[misc]
-
-
-# ---- builders: one per family ---------------------------------------------------------
-
-
-def _stage1_input(size: Size) -> InputSpec:
-    """The stage-1 input: bitwise_not and medianBlur(3), the original 0.5/0.5 normalisation."""
-    return InputSpec(size=size, in_chans=1, mean=(0.5,), std=(0.5,), stage1_transform=True)
-
-
-def _stage1_resnet(key: str, size: Size, note: str, head: Head = "avg") -> ModelSpec:
-    """Binary ResNet18, one input channel, one logit."""
-    return ModelSpec(
-        key=key, arch=RESNET18, role="stage1", labels=STAGE1_LABELS, input=_stage1_input(size),
-        cam_layer="layer4", note=note, head=head,
-    )  # fmt: skip
-
-
-def _posterior_resnet(
-    key: str, size: Size, groups: Groups, note: str, input: InputSpec | None = None,
-    head: Head = "avg",
-) -> ModelSpec:  # fmt: skip
-    grey = InputSpec(size=size, in_chans=1, mean=_GREY_MEAN, std=_GREY_STD)
-    return ModelSpec(
-        key=key, arch=RESNET18, role="posterior", labels=groups.posterior, input=input or grey,
-        cam_layer="layer4", note=note, head=head,
-    )  # fmt: skip
-
-
-def _anterior_swin(
-    key: str, size: Size, groups: Groups, note: str, input: InputSpec | None = None,
-    head: Head = "avg", stem: str | None = None, **widths: Any,
-) -> ModelSpec:  # fmt: skip
-    """timm SwinV2-CR. CAM hooks the last block of the last stage, which is channels-last
-    (B, H, W, C) in timm 1.0.31 (checked empirically; the stage itself returns NCHW), hence
-    the ``bhwc_to_bchw`` reshape."""
-    depths = widths.get("depths", (2, 2, 6, 2))
-    grey = InputSpec(size=size, in_chans=1, mean=_GREY_MEAN, std=_GREY_STD)
-    return ModelSpec(
-        key=key, arch=SWINV2_CR, role="anterior", labels=groups.anterior, input=input or grey,
-        cam_layer=f"stages.{len(depths) - 1}.blocks.{depths[-1] - 1}",
-        cam_reshape="bhwc_to_bchw", arch_kwargs={"img_size": size, **widths}, note=note,
-        head=head, stem=stem,
-    )  # fmt: skip
-
-
-# ---- entries ---------------------------------------------------------------------------
-
-_DEMO_NOTE = (
-    "demo profile: same families, 256-px stage-1 input, cell_max heads; not the full model"
-)
-#: The tiny entries are the demo entries at 64 px and the narrowest widths, so the unit
-#: tests exercise what the demo bundle runs (heads, hybrid stem, shared stage-1 input).
-_TINY_NOTE = "unit-test size only (64-pixel input)"
-_HYBRID = "resnet18:layer2"
-
-
-@register
-def stage1_resnet18_full(size: Size = (724, 724), groups: Groups = ORIGINAL_GROUPS) -> ModelSpec:
-    note = "original: ResNet18, 1 channel, 724x724 (MedicalNet init optional)"
-    return _stage1_resnet("stage1_resnet18_full", size, note)
-
-
-@register
-def stage1_resnet18_demo(size: Size = (256, 256), groups: Groups = ORIGINAL_GROUPS) -> ModelSpec:
-    return _stage1_resnet("stage1_resnet18_demo", size, _DEMO_NOTE, head="cell_max")
-
-
-@register
-def stage1_resnet18_tiny(size: Size = (64, 64), groups: Groups = ORIGINAL_GROUPS) -> ModelSpec:
-    return _stage1_resnet("stage1_resnet18_tiny", size, _TINY_NOTE, head="cell_max")
-
-
-@register
-def anterior_swinv2_cr_full(size: Size = (224, 224), groups: Groups = ORIGINAL_GROUPS) -> ModelSpec:
-    note = "original: timm swinv2_cr_tiny_ns_224"
-    return _anterior_swin("anterior_swinv2_cr_full", size, groups, note)
-
-
-@register
-def anterior_swinv2_cr_demo(size: Size = (256, 256), groups: Groups = ORIGINAL_GROUPS) -> ModelSpec:
-    return _anterior_swin(
-        "anterior_swinv2_cr_demo", size, groups,
-        _DEMO_NOTE + " (hybrid: ResNet18 stem to layer2, then SwinV2-CR stages 64-128-256 wide)",
-        input=_stage1_input(size), head="cell_max", stem=_HYBRID,
-        patch_size=8, window_size=4, embed_dim=64, depths=(2, 2, 2), num_heads=(2, 4, 8),
-    )  # fmt: skip
-
-
-@register
-def anterior_swinv2_cr_tiny(size: Size = (64, 64), groups: Groups = ORIGINAL_GROUPS) -> ModelSpec:
-    return _anterior_swin(
-        "anterior_swinv2_cr_tiny", size, groups, _TINY_NOTE,
-        input=_stage1_input(size), head="cell_max", stem=_HYBRID,
-        patch_size=8, window_size=4, embed_dim=16, depths=(1, 1, 1), num_heads=(1, 1, 2),
-    )  # fmt: skip
-
-
-@register
-def posterior_resnet18_full(size: Size = (224, 224), groups: Groups = ORIGINAL_GROUPS) -> ModelSpec:
-    note = "original: torchvision resnet18 at 224x224"
-    return _posterior_resnet("posterior_resnet18_full", size, groups, note)
-
-
-@register
-def posterior_resnet18_demo(size: Size = (256, 256), groups: Groups = ORIGINAL_GROUPS) -> ModelSpec:
-    return _posterior_resnet(
-        "posterior_resnet18_demo", size, groups, _DEMO_NOTE,
-        input=_stage1_input(size), head="cell_max",
-    )  # fmt: skip
-
-
-@register
-def posterior_resnet18_tiny(size: Size = (64, 64), groups: Groups = ORIGINAL_GROUPS) -> ModelSpec:
-    return _posterior_resnet(
-        "posterior_resnet18_tiny", size, groups, _TINY_NOTE,
-        input=_stage1_input(size), head="cell_max",
-    )  # fmt: skip

@@ -10,14 +10,16 @@ Stage-2 probabilities are kept even when stage 1 is negative, and
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
 from core.case import PreprocessRecord
-from core.models.gating import Gate, LocationDecision, decide_locations, gate
+from core.findings import Finding
+from core.models.gating import Gate, gate_and_decide
 from core.models.thresholds import Thresholds
-from core.schema import LOCATIONS, CirculationGroups
+from core.results import identity_dict
+from core.schema import CirculationGroups
 
 __all__ = ["ViewCam", "ViewResult", "Timings", "CaseResult"]
 
@@ -97,7 +99,10 @@ class Timings:
 
 @dataclass(frozen=True)
 class CaseResult:
-    """Everything the two stages said about one case."""
+    """Everything the two stages said about one case: the gate, then one finding per
+    location column of the bundle's schema (in its order)."""
+
+    study: ClassVar[str] = "aneurysm"
 
     case_id: str
     content_hash: str
@@ -106,7 +111,7 @@ class CaseResult:
     views: Mapping[str, ViewResult]
     missing_views: tuple[str, ...]
     gate: Gate
-    locations: Mapping[str, LocationDecision]
+    locations: Mapping[str, Finding]
     thresholds: Thresholds
     groups: CirculationGroups
     combine: str
@@ -119,29 +124,33 @@ class CaseResult:
         return self.gate.patient_score
 
     @property
+    def findings(self) -> tuple[Finding, ...]:
+        """The case-level ``Aneurysm`` finding (the gate), then every location."""
+        return (self.gate.finding(), *self.locations.values())
+
+    @property
     def decisions(self) -> dict[str, int]:
-        return {c: self.locations[c].decision for c in LOCATIONS}
+        return {c: f.decision for c, f in self.locations.items()}
 
     @property
     def probabilities(self) -> dict[str, float]:
-        return {c: self.locations[c].probability for c in LOCATIONS}
+        return {c: f.score for c, f in self.locations.items()}
 
     def with_thresholds(self, thresholds: Thresholds) -> "CaseResult":
         """The same case re-decided under other thresholds; no model runs."""
-        g = gate({v: r.stage1_probability for v, r in self.views.items()}, thresholds.stage1)
-        view_probs = {v: r.stage2_probabilities for v, r in self.views.items()}
-        locs = decide_locations(view_probs, g, thresholds, self.groups, self.combine)
+        g, locs = gate_and_decide(
+            {v: r.stage1_probability for v, r in self.views.items()},
+            {v: r.stage2_probabilities for v, r in self.views.items()},
+            thresholds.require(tuple(self.locations)),
+            self.groups,
+            self.combine,
+        )
         return replace(self, gate=g, locations=locs, thresholds=thresholds)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "case_id": self.case_id,
-            "content_hash": self.content_hash,
-            "bundle": self.bundle,
-            "bundle_sha256": self.bundle_sha256,
+        return identity_dict(self) | {
             "aneurysm_probability": self.aneurysm_probability,
             "gate": self.gate.to_dict(),
-            "locations": {c: self.locations[c].to_dict() for c in LOCATIONS},
             "views": {v: r.to_dict() for v, r in self.views.items()},
             "missing_views": list(self.missing_views),
             "thresholds": self.thresholds.to_dict(),

@@ -17,7 +17,6 @@ from core.cam.engine import compute_cams, model_lock
 from core.cam.targets import location_targets, stage1_targets
 from core.models.bundle import Bundle
 from core.models.inputs import model_batch
-from core.models.registry import Role
 
 __all__ = ["DEFAULT_BATCH", "sigmoid", "batched", "logits", "cam_logits"]
 
@@ -37,7 +36,7 @@ def batched(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 
 def logits(
-    bundle: Bundle, role: Role, images: Sequence[np.ndarray], batch: int = DEFAULT_BATCH
+    bundle: Bundle, role: str, images: Sequence[np.ndarray], batch: int = DEFAULT_BATCH
 ) -> np.ndarray:
     """``(N, outputs)`` raw logits of one role's model, no gradients."""
     spec, model = bundle.spec(role), bundle.model(role)
@@ -51,7 +50,7 @@ def logits(
 
 def cam_logits(
     bundle: Bundle,
-    role: Role,
+    role: str,
     images: Sequence[np.ndarray],
     bases: Sequence[str] | None = None,
     *,

@@ -1,79 +1,68 @@
 """All numbers of a reviewed case as JSON and as one long CSV.
 
 The JSON is the result's own ``to_dict`` plus what the reader saw around it: the bundle's
-identity, the threshold set in use, the intake problems and the notice, so a download
-can be audited without the app. The CSV is long format (``section, item, field, value``)
-so that one file holds the patient score, every view, every location and the timings.
+identity, the threshold set in use, the heatmap settings, the intake problems and the
+notice, so a download can be audited without the app. It serves every study. The CSV is
+long format (``section, item, field, value``) so that one file holds the patient score,
+every view, every location and the timings (aneurysm cases).
 """
 
 from __future__ import annotations
 
 import io
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
 
 from core.case import Case
-from core.models.result import CaseResult
-from core.review.overlay import HeatmapSettings
+from core.review.reviewed import ReviewedCase, case_result
 from core.review.table import location_table, timing_table, view_table
 
-__all__ = ["ExportContext", "export_dict", "export_json", "export_csv"]
+__all__ = ["export_dict", "export_json", "export_csv"]
 
 
-@dataclass(frozen=True)
-class ExportContext:
-    """What the page knows beyond the result: where the numbers came from."""
+def _case_part(case: Case) -> dict[str, Any]:
+    return {
+        "case_id": case.case_id,
+        "content_hash": case.content_hash(),
+        "views_present": sorted(case.views),
+        "missing_views": case.missing_views,
+        "problems": [{"file": p.file, "kind": p.kind, "message": p.message} for p in case.problems],
+        "sources": {
+            v: {
+                "name": im.source.name,
+                "format": im.source.format,
+                "frames": im.source.frames,
+                "frame_rule": im.source.frame_rule,
+                "notes": list(im.source.notes),
+            }
+            for v, im in sorted(case.views.items())
+        },
+    }
 
-    threshold_set: str
-    training_data: str
-    notice: str | None = None  # e.g. the demo notice
 
-
-def export_dict(
-    result: CaseResult, case: Case, ctx: ExportContext, settings: HeatmapSettings | None = None
-) -> dict[str, Any]:
-    """The JSON-ready record of one reviewed case (``settings``: the heatmaps on screen)."""
+def export_dict(reviewed: ReviewedCase) -> dict[str, Any]:
+    """The JSON-ready record of one reviewed case (``heatmaps``: the settings on screen)."""
+    result, ctx = reviewed.result, reviewed.context
     return {
         "notice": ctx.notice,
-        "case": {
-            "case_id": case.case_id,
-            "content_hash": case.content_hash(),
-            "views_present": sorted(case.views),
-            "missing_views": case.missing_views,
-            "problems": [
-                {"file": p.file, "kind": p.kind, "message": p.message} for p in case.problems
-            ],
-            "sources": {
-                v: {
-                    "name": im.source.name,
-                    "format": im.source.format,
-                    "frames": im.source.frames,
-                    "frame_rule": im.source.frame_rule,
-                    "notes": list(im.source.notes),
-                }
-                for v, im in sorted(case.views.items())
-            },
-        },
+        "case": _case_part(reviewed.case),
         "bundle": {
             "name": result.bundle,
             "bundle_sha256": result.bundle_sha256,
             "training_data": ctx.training_data,
             "threshold_set": ctx.threshold_set,
         },
-        "heatmaps": None if settings is None else asdict(settings),
+        "heatmaps": None if reviewed.settings is None else asdict(reviewed.settings),
         "result": result.to_dict(),
     }
 
 
-def export_json(
-    result: CaseResult, case: Case, ctx: ExportContext, settings: HeatmapSettings | None = None
-) -> str:
-    return json.dumps(
-        export_dict(result, case, ctx, settings), indent=2, allow_nan=False, default=str
-    )
+def export_json(reviewed: ReviewedCase) -> str:
+    """:func:`export_dict` as indented JSON; NaN is refused rather than written."""
+    return json.dumps(export_dict(reviewed), indent=2, allow_nan=False, default=str)
 
 
 def _long(frame: pd.DataFrame, section: str, item: str) -> pd.DataFrame:
@@ -83,8 +72,10 @@ def _long(frame: pd.DataFrame, section: str, item: str) -> pd.DataFrame:
     return long
 
 
-def export_csv(result: CaseResult) -> str:
-    """Every number of the result in ``section, item, field, value`` rows."""
+def export_csv(reviewed: ReviewedCase) -> str:
+    """Every number of the result in ``section, item, field, value`` rows, the extra
+    heatmaps' time included (``TypeError`` for a study without this export)."""
+    result = case_result(reviewed, "the CSV export")
     g = result.gate
     patient = pd.DataFrame(
         [
@@ -98,7 +89,7 @@ def export_csv(result: CaseResult) -> str:
     ).dropna(subset=["value"])
     locations = location_table(result).drop(columns=["label", "side", "base"])
     views = view_table(result).drop(columns=["present"])
-    timings = timing_table(result).drop(columns=["device"])
+    timings = timing_table(result, reviewed.cam_ms).drop(columns=["device"])
     parts = [
         patient,
         _long(locations, "location", "location"),

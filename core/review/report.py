@@ -16,15 +16,17 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from core.case import Case
-from core.models.result import CaseResult
-from core.review.export import ExportContext
+from core.review.drawing import draw_preprocessing
 from core.review.layout import GRID_COLUMNS, GRID_ROWS, column_label, view_grid
-from core.review.overlay import HeatmapSettings
+from core.review.overlay import HeatmapSettings, case_overlays, fit
 from core.review.palette import STATUS_COLOURS, STATUS_LABELS, Status
+from core.review.reviewed import ReviewedCase, case_result
 from core.review.table import location_table, timing_table
 
-__all__ = ["png_data_uri", "html_report"]
+__all__ = ["REPORT_SIDE", "png_data_uri", "report_images", "html_report"]
+
+#: Longest side of each view in the report, in pixels: sharp when printed, small to mail.
+REPORT_SIDE = 360
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1b1f27;
@@ -99,20 +101,36 @@ def _location_rows(table: pd.DataFrame) -> str:
     return f"<table><tr>{_LOCATION_HEAD}</tr>{''.join(rows)}</table>"
 
 
-def html_report(
-    result: CaseResult,
-    case: Case,
-    ctx: ExportContext,
-    settings: HeatmapSettings,
-    annotated: Mapping[str, np.ndarray],
-    overlays: Mapping[str, np.ndarray],
-    cam_ms: float = 0.0,
-) -> str:
-    """The report as one HTML string.
+def report_images(
+    reviewed: ReviewedCase, max_side: int | None = REPORT_SIDE
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``(annotated, overlays)``: each original with its preprocessing boxes drawn, and the
+    heatmap overlays as the reader saw them (empty without heatmaps), sized for the page."""
+    result = case_result(reviewed, "the HTML report")
+    case = reviewed.case
+    annotated = {
+        v: fit(draw_preprocessing(case.views[v].pixels, c.record), max_side)
+        for v, c in reviewed.clean.items()
+    }
+    if reviewed.settings is None:
+        return annotated, {}
+    return annotated, case_overlays(case, result, reviewed.cams, reviewed.settings, max_side)
 
-    ``annotated`` holds each original with its preprocessing boxes drawn, ``overlays`` the
-    heatmap overlays as the reader saw them (both already sized for the page).
-    """
+
+def _heat_title(settings: HeatmapSettings) -> str:
+    scale = settings.scale.replace("_", "-")
+    return (
+        f"Heatmaps — {settings.method}, target {settings.target}, {scale} scale, "
+        f"opacity {settings.opacity:.2f}"
+    )
+
+
+def html_report(reviewed: ReviewedCase, max_side: int | None = REPORT_SIDE) -> str:
+    """The report as one HTML string, its images drawn from the record (``max_side``: the
+    longest side of each view). ``TypeError`` for a study without this report."""
+    result = case_result(reviewed, "the HTML report")
+    case, ctx, settings = reviewed.case, reviewed.context, reviewed.settings
+    annotated, overlays = report_images(reviewed, max_side)
     g = result.gate
     verdict = (
         '<span class="pos">Stage 1 positive</span>'
@@ -121,16 +139,16 @@ def html_report(
     )
     notice = f'<div class="notice">{_e(ctx.notice)}</div>' if ctx.notice else ""
     problems = "".join(f"<li>{_e(p.message)}</li>" for p in case.problems)
-    timings = timing_table(result, cam_ms)
+    timings = timing_table(result, reviewed.cam_ms)
     timing_rows = "".join(
         f"<tr><td>{_e(s)}</td><td class=num>{ms:.1f}</td></tr>"
         for s, ms in zip(timings["step"], timings["ms"])
     )
     created = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    scale = settings.scale.replace("_", "-")
-    heat_title = (
-        f"Heatmaps — {settings.method}, target {settings.target}, {scale} scale, "
-        f"opacity {settings.opacity:.2f}"
+    heatmaps = (
+        "<h2>Heatmaps</h2><p>None shown.</p>"
+        if settings is None
+        else _view_grid(overlays, _heat_title(settings))
     )
     body = f"""
 <h1>Aneurysm AI review — case {_e(case.case_id)}</h1>
@@ -145,7 +163,7 @@ against threshold <b>{g.threshold:.3f}</b> · anterior mean {_num(g.anterior_mea
 posterior mean {_num(g.posterior_mean)}</p>
 {f"<h2>Intake</h2><ul>{problems}</ul>" if problems else ""}
 <h2>Locations</h2>{_location_rows(location_table(result))}
-{_view_grid(overlays, heat_title)}
+{heatmaps}
 {_view_grid(annotated, "Preprocessing — crop (green) and masked text (amber) on the originals")}
 <h2>Timings ({_e(result.timings.device)})</h2><table>{timing_rows}</table>
 {notice}

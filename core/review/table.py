@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from core.models.gating import LocationDecision
+from core.findings import Finding
 from core.models.result import CaseResult
 from core.review.figures import location_label
 from core.review.palette import Status
@@ -17,9 +17,9 @@ from core.schema import LOCATIONS, VIEWS, split_location
 __all__ = ["location_status", "location_table", "view_table", "timing_table"]
 
 
-def location_status(decision: LocationDecision, stage1_positive: bool) -> Status:
+def location_status(decision: Finding, stage1_positive: bool) -> Status:
     """Which of the four display states a location decision is in."""
-    if not decision.views:
+    if not decision.sources:
         return "unseen"
     if not stage1_positive:
         return "gated"
@@ -38,11 +38,11 @@ def location_table(result: CaseResult) -> pd.DataFrame:
                 "label": location_label(col),
                 "side": side or "midline",
                 "base": base,
-                "probability": d.probability,
+                "probability": d.score,
                 "threshold": d.threshold,
                 "decision": d.decision,
                 "status": location_status(d, result.gate.positive),
-                "views": ", ".join(d.views),
+                "views": ", ".join(d.sources),
                 "reason": d.reason,
             }
         )

@@ -1,9 +1,12 @@
-"""A reviewer's answers on the case page, turned into verdict records for the store.
+"""A reviewer's answers on a case page, turned into verdict records for the store.
 
-The page asks about the patient-level finding and every flagged location (agree or
-disagree), and lets the reviewer name locations the model missed. Each verdict carries the
-probability, threshold and decision the reviewer saw, so agreement can be analysed later
-against exactly what was on screen.
+The page asks about the study's case-level finding (the aneurysm study's ``Aneurysm``)
+and every finding the model flagged (agree or disagree), and lets the reviewer name
+findings the model missed. Each verdict carries the score, threshold and decision the
+reviewer saw, so agreement can be analysed later against exactly what was on screen.
+
+Everything here reads ``result.findings`` and the study registry, never a study's schema,
+so every study's page records verdicts the same way.
 """
 
 from __future__ import annotations
@@ -11,67 +14,106 @@ from __future__ import annotations
 import uuid
 from typing import Mapping, Sequence
 
-from core.case import Case
-from core.models.result import CaseResult
+from core.findings import Finding
+from core.review.reviewed import ReviewedCase
+from core.studies import get_study
+from core.studies.study import StudyResult
 from core.verdicts import VerdictIn
 
-__all__ = ["ANEURYSM", "seen", "review_findings", "build_verdicts"]
-
-ANEURYSM = "Aneurysm"
-
-
-def seen(result: CaseResult, finding: str) -> tuple[float, float, int]:
-    """``(probability, threshold, model decision)`` of a finding as the page shows it."""
-    if finding == ANEURYSM:
-        g = result.gate
-        return float(g.patient_score or 0.0), float(g.threshold), int(g.positive)
-    d = result.locations[finding]
-    return float(d.probability), float(d.threshold), int(d.decision)
+__all__ = [
+    "case_label",
+    "finding_key",
+    "seen",
+    "review_findings",
+    "missable_findings",
+    "build_verdicts",
+]
 
 
-def review_findings(result: CaseResult) -> list[str]:
-    """What the reviewer is asked about: the patient finding, then each flagged location."""
-    return [ANEURYSM, *(c for c, d in result.locations.items() if d.decision)]
+def case_label(result: StudyResult) -> str | None:
+    """The label of the study's case-level finding (``"Aneurysm"``), or ``None``."""
+    return get_study(result.study).schema.case_label
+
+
+def finding_key(finding: Finding) -> str:
+    """How the form names a finding: its label, and its box when it has one, so that two
+    boxes of one class stay two questions (and two idempotency keys)."""
+    if finding.box is None:
+        return finding.label
+    return f"{finding.label} @ " + ",".join(f"{c:g}" for c in finding.box)
+
+
+def _finding(result: StudyResult, key: str) -> Finding:
+    for f in result.findings:
+        if finding_key(f) == key:
+            return f
+    raise ValueError(f"{key!r} is not a finding of case {result.case_id!r}")
+
+
+def seen(result: StudyResult, key: str) -> tuple[float, float, int]:
+    """``(score, threshold, model decision)`` of a finding as the page shows it."""
+    f = _finding(result, key)
+    return float(f.score), float(f.threshold), int(f.decision)
+
+
+def review_findings(result: StudyResult) -> list[str]:
+    """What the reviewer is asked about: the case-level finding, then each flagged one."""
+    label = case_label(result)
+    case_level = [finding_key(f) for f in result.findings if f.label == label]
+    return case_level + [
+        finding_key(f) for f in result.findings if f.label != label and f.decision == 1
+    ]
+
+
+def missable_findings(result: StudyResult) -> list[str]:
+    """What the reviewer may say the model missed: every other finding it did not flag."""
+    label = case_label(result)
+    return [finding_key(f) for f in result.findings if f.label != label and f.decision == 0]
 
 
 def build_verdicts(
-    result: CaseResult,
-    case: Case,
+    reviewed: ReviewedCase,
     reviewer: str,
     answers: Mapping[str, bool],
     missed: Sequence[str] = (),
     comment: str = "",
     form_id: uuid.UUID | None = None,
 ) -> list[VerdictIn]:
-    """Verdicts for the answered findings (``True`` = agree) and the missed locations.
+    """Verdicts for the answered findings (``True`` = agree) and the missed ones.
 
-    Keys are derived from ``form_id`` and the finding, so resubmitting the same form (a
-    retry after a lost answer) can never store a verdict twice. Raises ``ValueError`` with
-    a user-facing message for an invalid field (empty reviewer, overlong comment, ...).
+    ``answers`` and ``missed`` name findings by :func:`finding_key`; a "missed" finding the
+    model did flag is ignored. Keys are derived from ``form_id`` and the finding, so
+    resubmitting the same form (a retry after a lost answer) can never store a verdict
+    twice. Raises ``ValueError`` with a user-facing message for an unknown finding or an
+    invalid field (empty reviewer, overlong comment, ...).
     """
+    result, case = reviewed.result, reviewed.case
     form = form_id or uuid.uuid4()
+    case_hash = case.content_hash()
+    items = [(key, agree, None) for key, agree in answers.items()]
+    items += [(key, False, 1) for key in missed if _finding(result, key).decision == 0]
     verdicts = []
-    items = [(f, agree, None) for f, agree in answers.items()]
-    items += [(col, False, 1) for col in missed if seen(result, col)[2] == 0]
-    for finding, agree, corrected in items:
-        probability, threshold, decision = seen(result, finding)
+    for key, agree, corrected in items:
+        f = _finding(result, key)
         if not agree and corrected is None:
-            corrected = 1 - decision
+            corrected = 1 - f.decision
         verdicts.append(
             VerdictIn(
-                case_hash=case.content_hash(),
+                case_hash=case_hash,
                 case_id=case.case_id,
                 bundle_name=result.bundle,
                 bundle_hash=result.bundle_sha256,
-                finding=finding,
-                probability=probability,
-                threshold=threshold,
-                model_decision=decision,
+                study=result.study,
+                finding=f.label,
+                probability=float(f.score),
+                threshold=float(f.threshold),
+                model_decision=int(f.decision),
                 agree=agree,
                 reviewer=reviewer,
-                idempotency_key=str(uuid.uuid5(form, finding)),
+                idempotency_key=str(uuid.uuid5(form, key)),
                 corrected_label=corrected,
                 comment=comment,
+                box=f.box,
             )
         )
     return verdicts

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from core.models.calibration import DEFAULT_TARGET
+from core.models.threshold_rules import DEFAULT_RULE, RULE_NAMES, rules_help
 from core.training.groups import GROUPINGS
 from core.training.options import InitWeights, TrainOptions
 from core.training.profiles import PROFILES, get_profile
@@ -40,11 +42,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--imagenet-tv", type=Path, help="torchvision ResNet18 ImageNet weights")
     parser.add_argument(
         "--threshold-rule",
-        choices=["original", "youden", "sensitivity"],
-        default="original",
-        help="original: stage-1 median and 90th-percentile locations on training patients",
+        choices=RULE_NAMES,
+        default=DEFAULT_RULE,
+        help=f"fitted on the training patients; {rules_help()}",
     )
-    parser.add_argument("--target-sensitivity", type=float, default=0.9)
+    parser.add_argument(
+        "--target-sensitivity",
+        type=float,
+        default=DEFAULT_TARGET,
+        help="sensitivity to reach, for the rules that take a target (default: %(default)s)",
+    )
     parser.add_argument("--groups", choices=sorted(GROUPINGS), default="original")
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: GPU when present)")
     parser.add_argument("--threads", type=int, help="torch CPU threads per process")

@@ -22,7 +22,8 @@ import pandas as pd
 from core.case import Box
 from core.intake.decode import decode_image
 from core.intake.folder import read_kium_folder
-from core.models.registry import InputSpec, ModelSpec, Role
+from core.models.aneurysm_models import Role
+from core.models.registry import InputSpec, ModelSpec
 from core.preprocess.pipeline import preprocess_image
 from core.preprocess.transforms import resize_square, stage1_input
 from core.sacs import Sac, read_sacs

@@ -16,13 +16,15 @@ from torch import nn
 
 from core.metrics.report import evaluate_tables
 from core.models.bundle import save_bundle
-from core.models.calibration import calibrate
-from core.models.registry import ModelSpec, Role
+from core.models.aneurysm_models import Role
+from core.models.registry import ModelSpec
+from core.models.threshold_rules import get_threshold_rule
 from core.models.thresholds import Thresholds
 from core.schema import LOCATIONS
+from core.studies.aneurysm import schema_for
 from core.training.data import TrainingData
 from core.training.options import TrainOptions
-from core.training.pipeline import PatientPredictions, decide, predict_patients
+from core.training.pipeline import PatientPredictions, predict_patients, submission_table
 from core.training.profiles import Profile
 from core.training.split import PatientSplit
 
@@ -30,19 +32,14 @@ __all__ = ["fit_thresholds", "finish_bundle"]
 
 
 def fit_thresholds(pred: PatientPredictions, truth: pd.DataFrame, opts: TrainOptions) -> Thresholds:
-    """Thresholds from patient predictions; ``truth`` is ``train.csv`` indexed by ``Index``."""
+    """Thresholds from patient predictions by the rule ``opts`` names (the rule table reads
+    the labels only where it needs them); ``truth`` is ``train.csv`` indexed by ``Index``."""
     y = truth.loc[list(pred.scores["Index"])]
-    scores = pred.scores["Aneurysm"].to_numpy()
-    locs = {c: pred.locations[c].to_numpy() for c in LOCATIONS}
-    if opts.threshold_rule == "original":
-        return calibrate(scores, locs, stage1_rule="median", location_rule="percentile", q=90.0)
-    return calibrate(
-        scores,
-        locs,
+    return get_threshold_rule(opts.threshold_rule).fit(
+        pred.scores["Aneurysm"].to_numpy(),
+        {c: pred.locations[c].to_numpy() for c in LOCATIONS},
         patient_labels=y["Aneurysm"].to_numpy(),
         location_labels={c: y[c].to_numpy() for c in LOCATIONS},
-        stage1_rule=opts.threshold_rule,
-        location_rule=opts.threshold_rule,
         target=opts.target_sensitivity,
     )
 
@@ -71,7 +68,7 @@ def finish_bundle(
         va = predict_patients(models, specs, data, split.val, groups, device, cpu_bf16=bf16)
         validation = evaluate_tables(
             data.train[data.train["Index"].isin(split.val)],
-            decide(va, thresholds, groups),
+            submission_table(va, thresholds, groups),
             va.locations,
             thresholds=[thresholds.stage1],
             n_boot=opts.n_boot,
@@ -101,7 +98,7 @@ def finish_bundle(
         models,
         specs,
         thresholds,
-        groups=groups,
+        schema=schema_for(groups),
         training_data=fingerprint,
         metrics=metrics,
         notes=note,

@@ -2,7 +2,7 @@
 
 The same rules as inference (:mod:`core.models.gating`): the patient score is the gate's
 max of circulation means, locations are regenerated from per-view stage-2 probabilities
-with the bundle's A/B rule, and decisions go through ``decide_locations``. Only the input
+with the bundle's A/B rule, and decisions go through ``gate_and_decide``. Only the input
 path differs: here views come from the training cache instead of being decoded again.
 """
 
@@ -18,14 +18,15 @@ from torch import nn
 
 from core.metrics.binary import auroc
 from core.metrics.locations import macro_auroc
-from core.models.gating import decide_locations, gate
-from core.models.registry import ModelSpec, Role
+from core.models.gating import gate_and_decide, patient_score
+from core.models.aneurysm_models import Role
+from core.models.registry import ModelSpec
 from core.models.thresholds import Thresholds
 from core.schema import LOCATIONS, TRAIN_COLUMNS, CirculationGroups, regenerate_locations
 from core.training.data import TrainingData
 from core.training.evaluate import ScoreFn, predict_probs
 
-__all__ = ["PatientPredictions", "predict_patients", "decide", "patient_score_fn"]
+__all__ = ["PatientPredictions", "predict_patients", "submission_table", "patient_score_fn"]
 
 
 @dataclass
@@ -74,14 +75,14 @@ def predict_patients(
             view_probs[int(i)][v] = dict(zip(labels, map(float, row)))
     order = sorted(view_scores)
     scores = pd.DataFrame(
-        {"Index": order, "Aneurysm": [gate(view_scores[i], 0.0).patient_score for i in order]}
+        {"Index": order, "Aneurysm": [patient_score(view_scores[i]) for i in order]}
     )
     locs = pd.DataFrame([regenerate_locations(view_probs[i], groups, combine) for i in order])
     locs.insert(0, "Index", order)
     return PatientPredictions(view_scores, view_probs, scores, locs[["Index", *LOCATIONS]])
 
 
-def decide(
+def submission_table(
     pred: PatientPredictions,
     thresholds: Thresholds,
     groups: CirculationGroups,
@@ -90,8 +91,9 @@ def decide(
     """The K-Ium submission table: ``Index``, ``Aneurysm`` probability, 21 gated 0/1."""
     rows = []
     for i in pred.scores["Index"]:
-        g = gate(pred.view_scores[i], thresholds.stage1)
-        locs = decide_locations(pred.view_probs[i], g, thresholds, groups, combine)
+        g, locs = gate_and_decide(
+            pred.view_scores[i], pred.view_probs[i], thresholds, groups, combine
+        )
         rows.append(
             {"Index": i, "Aneurysm": g.patient_score} | {c: d.decision for c, d in locs.items()}
         )
@@ -118,7 +120,7 @@ def patient_score_fn(
             views: dict[int, dict[str, float]] = {i: {} for i in order}
             for (i, v), p in zip(keys, probs[:, 0]):
                 views[i][v] = float(p)
-            scores = [gate(views[i], 0.0).patient_score for i in order]
+            scores = [patient_score(views[i]) for i in order]
             return auroc(truth.loc[order, "Aneurysm"].to_numpy(), scores)
 
         return stage1

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
-from core.models.registry import Role, default_keys
+from core.models.aneurysm_models import Role, default_keys
 
 __all__ = ["Flips", "StageConfig", "Augment", "Profile", "PROFILES", "get_profile"]
 

@@ -20,7 +20,8 @@ from torch import nn
 from core.models.build import build_model, classifier_head, load_stage1_stem, stem_modules
 from core.models.medicalnet import load_medicalnet
 from core.models.pretrained import load_imagenet
-from core.models.registry import ROLES, ModelSpec, Role, get_spec
+from core.models.aneurysm_models import ROLES, Role
+from core.models.registry import ModelSpec, get_spec
 from core.training.data import TrainingData, load_training_data
 from core.training.distributed import (
     DistInfo,

@@ -12,11 +12,12 @@ from typing import IO
 
 import pandas as pd
 
-from core.verdicts.records import Verdict
+from core.verdicts.records import BOX_COLUMNS, Verdict
 
 __all__ = ["COLUMNS", "TEXT_COLUMNS", "verdicts_frame", "write_csv"]
 
-#: Column order of the frame and the CSV: identity, the finding, the model, the reviewer.
+#: Column order of the frame and the CSV: identity, the finding (its study, label and box,
+#: empty when it has none), the model, the reviewer.
 COLUMNS: tuple[str, ...] = (
     "id",
     "created_at",
@@ -24,7 +25,9 @@ COLUMNS: tuple[str, ...] = (
     "case_id",
     "bundle_name",
     "bundle_hash",
+    "study",
     "finding",
+    *BOX_COLUMNS,
     "probability",
     "threshold",
     "model_decision",
@@ -48,6 +51,7 @@ def verdicts_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
         {
             "id": "int64",
             "created_at": "datetime64[us, UTC]",
+            **dict.fromkeys(BOX_COLUMNS, "float64"),
             "probability": "float64",
             "threshold": "float64",
             "model_decision": "int64",

@@ -5,6 +5,9 @@ update the old row, it is simply newer (higher ``id``). "Latest" and ``supersede
 derived in queries, so no write ever touches a reviewer's earlier work and concurrent
 writers cannot race on a pointer. ``tests/test_verdicts.py`` checks that this module and
 the migrated database agree.
+
+One table serves every study: a row names its study and its finding (one of that study's
+labels), and carries a box as four nullable pixel coordinates, all null or all set.
 """
 
 from __future__ import annotations
@@ -26,6 +29,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Base", "VerdictRow"]
 
+#: A box is all four corners or none: a half-stored box would read back as no box.
+_BOX_COMPLETE = (
+    "(box_x0 IS NULL AND box_y0 IS NULL AND box_x1 IS NULL AND box_y1 IS NULL) OR "
+    "(box_x0 IS NOT NULL AND box_y0 IS NOT NULL AND box_x1 IS NOT NULL AND box_y1 IS NOT NULL)"
+)
+#: A stored box is non-empty and inside the image's positive quadrant (true when empty).
+_BOX_GEOMETRY = "box_x0 >= 0 AND box_y0 >= 0 AND box_x0 < box_x1 AND box_y0 < box_y1"
+
 
 class Base(DeclarativeBase):
     pass
@@ -42,6 +53,8 @@ class VerdictRow(Base):
         ),
         CheckConstraint("probability >= 0 AND probability <= 1", name="ck_verdicts_probability"),
         CheckConstraint("threshold >= 0 AND threshold <= 1", name="ck_verdicts_threshold"),
+        CheckConstraint(_BOX_COMPLETE, name="ck_verdicts_box_complete"),
+        CheckConstraint(_BOX_GEOMETRY, name="ck_verdicts_box_geometry"),
         Index("ix_verdicts_latest", "case_hash", "finding", "reviewer", "id"),
         {"sqlite_autoincrement": True},  # ids are never reused, so "newer" is "higher id"
     )
@@ -51,7 +64,12 @@ class VerdictRow(Base):
     case_id: Mapped[str] = mapped_column(String(200))
     bundle_name: Mapped[str] = mapped_column(String(200), server_default="")
     bundle_hash: Mapped[str] = mapped_column(String(64), server_default="")
-    finding: Mapped[str] = mapped_column(String(32))
+    study: Mapped[str] = mapped_column(String(64))
+    finding: Mapped[str] = mapped_column(String(64))
+    box_x0: Mapped[float | None] = mapped_column(Float)
+    box_y0: Mapped[float | None] = mapped_column(Float)
+    box_x1: Mapped[float | None] = mapped_column(Float)
+    box_y1: Mapped[float | None] = mapped_column(Float)
     probability: Mapped[float] = mapped_column(Float)
     threshold: Mapped[float] = mapped_column(Float)
     model_decision: Mapped[int] = mapped_column(Integer)

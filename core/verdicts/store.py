@@ -3,7 +3,8 @@
 A save is one transaction (all of a batch or none of it), idempotent on each verdict's
 client key, and reports failure as :class:`VerdictSaveError` with a message for the user.
 Rows are never updated or deleted; "latest" means no newer row for the same (case,
-finding, reviewer). The store is thread-safe: share one per process.
+finding, reviewer). The study needs no place in that key: a case's content hash already
+belongs to one study. The store is thread-safe: share one per process.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import fields
 from datetime import UTC, datetime
 from typing import IO, Self
 
@@ -25,7 +25,7 @@ from core.verdicts import export, migrate
 from core.verdicts.engine import BUSY_TIMEOUT_S, make_engine, resolve_url, writer
 from core.verdicts.errors import VerdictSaveError, VerdictStoreError, db_reason, save_error
 from core.verdicts.model import VerdictRow
-from core.verdicts.records import Verdict, VerdictIn
+from core.verdicts.records import SUBMITTED_COLUMNS, Verdict, VerdictIn, submitted_fields
 
 __all__ = ["VerdictStore"]
 
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 #: A unique-key clash can be a concurrent retry of the same save (PostgreSQL); the second
 #: attempt then finds the first one's rows and returns their ids.
 _ATTEMPTS = 2
-_SUBMITTED = tuple(f.name for f in fields(VerdictIn))
 _COLUMNS = tuple(VerdictRow.__table__.c)
 _newer = aliased(VerdictRow)
 _SUPERSEDED_BY = (
@@ -184,7 +183,7 @@ def _insert(session: Session, batch: list[VerdictIn]) -> tuple[list[int], int]:
             row = by_key[v.idempotency_key] = VerdictRow(**v.as_row(), created_at=now)
             session.add(row)
             added += 1
-        elif {k: getattr(row, k) for k in _SUBMITTED} != v.as_row():
+        elif {k: getattr(row, k) for k in SUBMITTED_COLUMNS} != v.as_row():
             raise VerdictSaveError(
                 "Your verdicts were NOT saved: the form reused the save key of a different "
                 "earlier save. Reload the case and save again."
@@ -198,7 +197,7 @@ def _to_verdict(row: RowMapping) -> Verdict:
     if created.tzinfo is None:  # SQLite keeps no zone; we only ever write UTC
         created = created.replace(tzinfo=UTC)
     return Verdict(
-        **{k: row[k] for k in _SUBMITTED},
+        **submitted_fields(row),
         id=row["id"],
         created_at=created.astimezone(UTC),
         superseded_by=row["superseded_by"],

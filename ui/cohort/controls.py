@@ -15,13 +15,16 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.cohort.thresholds import (
+from core.cohort.whatif import suggest_thresholds, with_values
+from core.models.calibration import DEFAULT_TARGET
+from core.models.threshold_rules import THRESHOLD_RULES
+from core.models.threshold_sets import (
     ORIGINAL,
+    THRESHOLD_DIR,
     list_threshold_sets,
     load_threshold_set,
     save_threshold_set,
 )
-from core.cohort.whatif import suggest_thresholds, with_values
 from core.models.thresholds import Thresholds, ThresholdsError
 from core.review.figures import location_label
 from core.schema import LOCATIONS, MIDLINE, CirculationGroups, split_location
@@ -35,11 +38,8 @@ __all__ = [
     "save_form",
 ]
 
-_FITS = {
-    "Fit on this cohort: original rule (median / 90th percentile)": "original",
-    "Fit on this cohort: Youden J": "youden",
-    "Fit on this cohort: target sensitivity": "sensitivity",
-}
+#: Picker entry -> rule name, one per entry of the threshold-rule table.
+_FITS = {f"Fit on this cohort: {r.label}": name for name, r in THRESHOLD_RULES.items()}
 
 
 def _slider_key(column: str) -> str:
@@ -49,7 +49,7 @@ def _slider_key(column: str) -> str:
 def _load(thresholds: Thresholds) -> None:
     st.session_state["wi_stage1"] = float(thresholds.stage1)
     for c in LOCATIONS:
-        st.session_state[_slider_key(c)] = float(thresholds.locations[c])
+        st.session_state[_slider_key(c)] = float(thresholds.labels[c])
     st.session_state["wi_base"] = thresholds.to_dict()
 
 
@@ -78,7 +78,7 @@ def _apply(bundle_dir: Path, table: pd.DataFrame) -> None:
     choice = st.session_state["wi_source"]
     try:
         if choice in _FITS:
-            target = float(st.session_state.get("wi_target", 0.9))
+            target = float(st.session_state.get("wi_target", DEFAULT_TARGET))
             _load(suggest_thresholds(table, _FITS[choice], target=target))  # type: ignore[arg-type]
         else:
             _load(load_threshold_set(bundle_dir, choice))
@@ -96,8 +96,8 @@ def source_picker(bundle_dir: Path, table: pd.DataFrame) -> None:
         key="wi_source",
         format_func=lambda n: label.get(n, n if n in _FITS else f"Saved set: {n}"),
     )
-    if _FITS.get(choice) == "sensitivity":
-        st.number_input("Target sensitivity", 0.05, 1.0, 0.9, 0.01, key="wi_target")
+    if choice in _FITS and THRESHOLD_RULES[_FITS[choice]].uses_target:
+        st.number_input("Target sensitivity", 0.05, 1.0, DEFAULT_TARGET, 0.01, key="wi_target")
     st.button(
         "Load these values into the sliders",
         on_click=_apply,
@@ -153,7 +153,7 @@ def current_thresholds() -> Thresholds:
     st.session_state["wi_values"] = {k: float(st.session_state[k]) for k in keys}
     stage1 = float(st.session_state["wi_stage1"])
     locs = {c: float(st.session_state[_slider_key(c)]) for c in LOCATIONS}
-    if stage1 == base.stage1 and locs == dict(base.locations):
+    if stage1 == base.stage1 and locs == dict(base.labels):
         return base
     return with_values(
         base, stage1, locs, author="what-if (unsaved)", rule=f"hand-tuned from: {base.rule}"
@@ -168,7 +168,7 @@ def save_form(bundle_dir: Path, thresholds: Thresholds) -> None:
         author = cols[1].text_input("Author", key="wi_save_author")
         overwrite = cols[2].checkbox("Replace if it exists", key="wi_save_overwrite")
         st.caption(
-            f"Current rule: {thresholds.rule}. Saved to `{bundle_dir / 'thresholds'}`; "
+            f"Current rule: {thresholds.rule}. Saved to `{bundle_dir / THRESHOLD_DIR}`; "
             "the bundle's own thresholds in bundle.json are never changed."
         )
         if not st.form_submit_button("Save threshold set"):

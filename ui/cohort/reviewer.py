@@ -20,6 +20,8 @@ from core.verdicts.export import write_csv
 __all__ = ["verdict_store", "reviewer_panel"]
 
 _RATE = {"agree_rate": st.column_config.NumberColumn("agree rate", format="%.2f")}
+#: The study whose verdicts this page compares (the cohort table and what-if are aneurysm's).
+_STUDY = "aneurysm"
 
 
 @st.cache_resource(show_spinner=False)
@@ -57,10 +59,16 @@ def reviewer_panel(table: pd.DataFrame, result: WhatIf) -> None:
     decisions = result.decisions.drop(columns="Index").set_index(table["case_hash"].to_numpy())
     left, right = st.columns(2)
     left.markdown("**Against the decision the reviewer saw**")
-    left.dataframe(_reviewed(agreement_stats(mine)), column_config=_RATE, key="cohort_agree_seen")
+    left.dataframe(
+        _reviewed(agreement_stats(mine, study=_STUDY)),
+        column_config=_RATE,
+        key="cohort_agree_seen",
+    )
     right.markdown("**Against the decisions at the current thresholds**")
     right.dataframe(
-        _reviewed(agreement_stats(mine, decisions)), column_config=_RATE, key="cohort_agree_now"
+        _reviewed(agreement_stats(mine, decisions, study=_STUDY)),
+        column_config=_RATE,
+        key="cohort_agree_now",
     )
 
 

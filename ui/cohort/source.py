@@ -7,9 +7,8 @@ loads a model nor runs one. The models load only when the user asks for a batch 
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,9 @@ from core.cohort.cache import CacheBusy, CacheKey, PredictionCache, cache_key
 from core.cohort.whatif import interval_report, ranking_report
 from core.intake.errors import BadFile
 from core.intake.folder import KiumFolder, read_kium_folder
-from core.schema import ORIGINAL_GROUPS, CirculationGroups
+from core.models.bundle import load_bundle
+from core.models.manifest import BundleError, is_bundle_dir, read_manifest
+from core.schema import ORIGINAL_GROUPS, CirculationGroups, SchemaError, groups_of
 
 __all__ = [
     "Source",
@@ -34,6 +35,8 @@ __all__ = [
     "intervals",
     "settings",
 ]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -70,12 +73,12 @@ def pick_source() -> Source | None:
     if not cohort.is_dir():
         st.info(f"No cohort folder at `{cohort}`. Build the demo (sidebar) or enter a folder.")
         return None
-    if not (bundle / "bundle.json").is_file():
+    if not is_bundle_dir(bundle):
         st.info(f"No model bundle at `{bundle}`: choose one in the sidebar.")
         return None
     cache = PredictionCache()
     key = cache_key(bundle, cohort, variant="cam" if cam else "scores")
-    with_cam = CacheKey(key.bundle, key.data, "cam")
+    with_cam = replace(key, variant="cam")
     if not cam and not cache.has(key) and cache.has(with_cam):
         key = with_cam  # a table with CAM peaks also has every score
     return Source(cohort.resolve(), bundle.resolve(), key, cache)
@@ -83,7 +86,8 @@ def pick_source() -> Source | None:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _read(path: str, mtime_ns: int) -> pd.DataFrame:
-    """The parquet table; the cache key is content-addressed (bundle + data fingerprint)."""
+    """The parquet table; the cache key is content-addressed (bundle, data fingerprint and
+    pipeline version)."""
     return PredictionCache.read_table(Path(path))
 
 
@@ -134,10 +138,12 @@ def offer_batch(source: Source) -> None:
         key="cohort_run",
     ):
         return
-    from ui.bundle import cached_bundle  # loads the models: only when a run is asked for
-
-    sha = hashlib.sha256((source.bundle_dir / "bundle.json").read_bytes()).hexdigest()
-    bundle = cached_bundle(str(source.bundle_dir), sha)
+    try:
+        with st.spinner("Loading models…"):
+            bundle = load_bundle(source.bundle_dir)  # only when a run is asked for
+    except BundleError as err:
+        st.error(f"This bundle cannot be loaded: {err}")
+        return
     bar = st.progress(done / max(n, 1), text="Starting…")
 
     def progress(finished: int, total: int) -> None:
@@ -164,9 +170,16 @@ def offer_batch(source: Source) -> None:
 
 
 def bundle_groups(bundle_dir: Path) -> CirculationGroups:
-    """The bundle's circulation grouping (the sliders follow it), from bundle.json alone."""
-    manifest = json.loads((bundle_dir / "bundle.json").read_text())
-    return CirculationGroups.from_dict(manifest.get("groups") or ORIGINAL_GROUPS.to_dict())
+    """The bundle's circulation grouping (the sliders follow it), from bundle.json alone.
+
+    A manifest that cannot be read as a bundle (a table cached for a bundle since removed
+    or rewritten) still opens with the original grouping, and the reason is logged.
+    """
+    try:
+        return groups_of(read_manifest(bundle_dir).schema)
+    except (BundleError, SchemaError) as err:
+        log.warning("%s: original circulation groups used (%s)", bundle_dir, err)
+        return ORIGINAL_GROUPS
 
 
 def intervals(source: Source, table: pd.DataFrame, n_boot: int, seed: int = 0) -> dict[str, Any]:
@@ -188,8 +201,9 @@ def settings(source: Source, table: pd.DataFrame) -> int:
             f"Cache entry `{source.key.name}` ({source.cache.table_path(source.key)}), written "
             f"{meta.get('created', 'unknown')}. Key: bundle.json SHA-256 "
             f"`{source.key.bundle[:12]}…` + data fingerprint `{source.key.data[:12]}…` "
-            "(train.csv, truth.json, image names, sizes and times): editing labels or images, "
-            "or retraining, gives a new entry."
+            "(train.csv, truth.json, image names, sizes and times) + pipeline version "
+            f"`{source.key.pipeline[:12]}…` (preprocessing and decision code): editing labels "
+            "or images, retraining, or changing that code gives a new entry."
         )
         n_boot = int(
             st.selectbox("Bootstrap resamples", [200, 1000, 2000], index=1, key="cohort_n_boot")
