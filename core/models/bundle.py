@@ -113,6 +113,8 @@ def _check_specs(specs: Mapping[str, ModelSpec], schema: StudySchema) -> None:
     for role, spec in specs.items():
         if spec.role != role:
             raise BundleError(f"spec {spec.key!r} has role {spec.role!r}, given as {role!r}")
+    if study.check_specs is None:
+        raise BundleError(f"the {study.name} study has no models yet, so it takes no bundle")
     try:
         study.check_specs(specs, schema)
     except ValueError as exc:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import importlib
 import threading
 
-from core.studies.study import Study, StudyError, StudyPage, StudySchema
+from core.studies.study import Study, StudyError, StudyPage, StudyResult, StudySchema
 
 __all__ = [
     "BUILTIN",
     "Study",
     "StudyError",
     "StudyPage",
+    "StudyResult",
     "StudySchema",
     "register_study",
     "unregister_study",
@@ -26,7 +27,7 @@ __all__ = [
 ]
 
 #: Modules that register the built-in studies, in the order the app lists them.
-BUILTIN: tuple[str, ...] = ("core.studies.aneurysm",)
+BUILTIN: tuple[str, ...] = ("core.studies.aneurysm", "core.studies.chest")
 
 _STUDIES: dict[str, Study] = {}
 _LOCK = threading.Lock()

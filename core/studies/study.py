@@ -145,9 +145,11 @@ class Study:
     """A study's declaration: everything common code needs to serve it.
 
     ``roles`` are the model roles its bundle holds (their names are the weight files);
-    ``rules`` name threshold rules of :mod:`core.models.calibration`; ``metrics`` name the
-    figures its cohort evaluation reports; ``verbs`` the ``python -m core`` commands that
-    serve it; ``predict`` runs a bundle, ``check_specs`` vets a bundle's models.
+    ``rules`` name threshold rules of :mod:`core.models.threshold_rules`; ``metrics`` name
+    the figures its cohort evaluation reports; ``verbs`` the ``python -m core`` commands
+    that serve it; ``predict`` runs a bundle, ``check_specs`` vets a bundle's models. A
+    study whose models are not built yet leaves both ``None``: its data, metric and
+    verbs work, and a bundle naming it is refused with that reason.
     """
 
     name: str
@@ -160,8 +162,8 @@ class Study:
     metrics: tuple[str, ...]
     pages: tuple[StudyPage, ...]
     verbs: tuple[str, ...]
-    predict: Predictor
-    check_specs: SpecCheck
+    predict: Predictor | None = None
+    check_specs: SpecCheck | None = None
     notice: str = ""  # shown beside results, e.g. what the demo models were trained on
 
     def __post_init__(self) -> None:
@@ -186,4 +188,5 @@ class Study:
             "metrics": list(self.metrics),
             "pages": [p.path for p in self.pages],
             "verbs": list(self.verbs),
+            "models": self.predict is not None,
         }

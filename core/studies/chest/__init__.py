@@ -1,0 +1,33 @@
+"""The chest X-ray study (VinBigData layout: 14 box classes plus "No finding", one film per
+case, three readers' boxes), registered.
+
+Part 1 of the study brings its data and its yardstick: intake of the VinBigData layout,
+the synthetic cohort with three readers, reader fusion, COCO/YOLO/submission formats and
+the competition metric. Its detectors (and so ``predict`` and bundles) come next.
+"""
+
+from __future__ import annotations
+
+from core.studies import register_study
+from core.studies.chest.classes import ALL_LABELS
+from core.studies.study import Study, StudySchema
+
+__all__ = ["NAME", "STUDY"]
+
+NAME = "chest"
+
+STUDY = register_study(
+    Study(
+        name=NAME,
+        title="Chest X-ray (VinBigData, 14 box classes)",
+        unit="image",
+        task="detect",
+        schema=StudySchema(study=NAME, labels=ALL_LABELS, views=("image",)),
+        roles=(),
+        rules=(),
+        metrics=("map_iou40", "ap_per_class", "ap_by_size", "normal_auroc", "coco_map"),
+        pages=(),
+        verbs=("synth", "fuse", "coco", "evaluate"),
+        notice="Synthetic chest films and boxes — not for clinical use.",
+    )
+)
