@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("core.training.cli", "train a two-stage model bundle"),
     "predict": ("core.models.predict_cli", "run a bundle on a K-Ium folder"),
     "evaluate": ("core.metrics.cli", "score predictions against train.csv"),
+    "fuse": ("core.studies.chest.fuse_cli", "fuse a chest folder's readers' boxes"),
+    "coco": ("core.studies.chest.coco_cli", "write a chest folder's boxes as COCO JSON"),
 }
 
 

@@ -18,18 +18,19 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
-import safetensors
-import timm
-import torch
-import torchvision
 
 from core.models.thresholds import Thresholds, ThresholdsError
 from core.studies import StudyError, StudySchema, get_study
+
+if TYPE_CHECKING:  # reading a manifest must not import torch and timm (seconds)
+    import torch
 
 __all__ = [
     "FORMAT",
@@ -77,14 +78,20 @@ def sha256_file(path: Path) -> str:
 
 
 def libraries() -> dict[str, str]:
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
-        "timm": timm.__version__,
-        "numpy": np.__version__,
-        "safetensors": safetensors.__version__,
-    }
+    """Versions of what built the bundle: the loaded module's own (``2.14.1+cu130`` names
+    the build), else the package metadata's, so reading this needs no heavy import."""
+
+    def installed(name: str) -> str:
+        module = sys.modules.get(name)
+        if module is not None:
+            return str(module.__version__)
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "absent"
+
+    names = ("torch", "torchvision", "timm", "numpy", "safetensors")
+    return {"python": platform.python_version()} | {n: installed(n) for n in names}
 
 
 def shape_errors(

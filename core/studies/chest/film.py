@@ -1,0 +1,165 @@
+"""One chest film decoded for display, and a one-view chest :class:`Case` from uploads.
+
+Decoding goes through the aneurysm study's reader (:func:`core.intake.decode.decode_image`),
+so compressed syntaxes, MONOCHROME1 (inverted), Modality and VOI LUT / windowing, 10-16 bits
+and the size guards behave the same for both studies, and bad files give the same
+:class:`IntakeProblem` messages. Beyond the pixels only technical DICOM tags are read
+(pixel spacing, window presets), never an identifier.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from pydicom.multival import MultiValue
+
+from core.case import Case, IntakeProblem, ViewImage
+from core.intake.decode import decode_image
+from core.intake.dicom import _DICOM_ERRORS
+from core.intake.errors import IntakeError, record
+from core.intake.guards import check_bytes
+from core.intake.naming import safe_basename
+
+__all__ = ["VIEW", "Film", "Size", "chest_case", "load_film"]
+
+log = logging.getLogger(__name__)
+
+#: The one view of a chest case.
+VIEW = "image"
+#: ``(width, height)`` in pixels.
+Size = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Film:
+    """One decoded chest film for display, and what is needed to map boxes to the original.
+
+    ``image.pixels`` is ``uint8`` (low values dark, MONOCHROME1 already inverted);
+    ``image.source`` carries the photometric, bit depth and what was applied. The raw
+    stored values are not kept: the shared reader returns display pixels only.
+    ``pixel_spacing`` is ``(row, column)`` mm, None when absent or 0 (unknown);
+    ``windows`` are the file's ``(centre, width)`` presets.
+    """
+
+    image: ViewImage
+    original_size: Size
+    pixel_spacing: tuple[float, float] | None = None
+    windows: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def size(self) -> Size:
+        """Displayed ``(width, height)``."""
+        return int(self.image.pixels.shape[1]), int(self.image.pixels.shape[0])
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """``(sx, sy)``: displayed pixels times this are original pixels (1 unless a copy)."""
+        (ow, oh), (w, h) = self.original_size, self.size
+        return ow / w, oh / h
+
+    @property
+    def pixels(self) -> np.ndarray:
+        return self.image.pixels
+
+    @property
+    def photometric(self) -> str | None:
+        return self.image.source.photometric
+
+    @property
+    def bits(self) -> int:
+        return self.image.source.bit_depth
+
+    @property
+    def spacing_text(self) -> str:
+        """The spacing for a caption; ``"unknown"`` when the file has none (or 0)."""
+        if self.pixel_spacing is None:
+            return "unknown"
+        return f"{self.pixel_spacing[0]:g} x {self.pixel_spacing[1]:g} mm"
+
+    def to_original(self, boxes: np.ndarray) -> np.ndarray:
+        """``N x 4`` ``x_min y_min x_max y_max`` in displayed pixels -> original pixels."""
+        sx, sy = self.scale
+        return np.asarray(boxes, dtype=float) * np.array([sx, sy, sx, sy])
+
+
+def _floats(value: object) -> list[float]:
+    items = list(value) if isinstance(value, (list, tuple, MultiValue)) else [value]
+    try:
+        return [float(v) for v in items]
+    except (TypeError, ValueError):
+        return []
+
+
+def _dicom_extras(
+    data: bytes,
+) -> tuple[tuple[float, float] | None, tuple[tuple[float, float], ...]]:
+    """Pixel spacing (None: missing or 0) and window presets; technical tags only."""
+    ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+    spacing = None
+    for tag in ("PixelSpacing", "ImagerPixelSpacing"):
+        values = _floats(ds.get(tag))
+        if len(values) == 2 and all(math.isfinite(v) and v > 0 for v in values):
+            spacing = (values[0], values[1])
+            break
+    centres, widths = _floats(ds.get("WindowCenter")), _floats(ds.get("WindowWidth"))
+    return spacing, tuple(zip(centres, widths, strict=False))
+
+
+def load_film(path_or_bytes: str | Path | bytes, name: str | None = None,
+              original_size: Size | None = None) -> Film:  # fmt: skip
+    """Decode one film through the shared reader; raises :class:`BadFile` / :class:`TooLarge`.
+
+    ``original_size`` is the original ``(width, height)`` of a resized copy (sizes.csv);
+    by default the decoded size is the original.
+    """
+    if isinstance(path_or_bytes, bytes):
+        data, base = path_or_bytes, safe_basename(name or "upload")
+    else:
+        path = Path(path_or_bytes)
+        base = safe_basename(name or path.name)
+        check_bytes(base, path.stat().st_size)
+        data = path.read_bytes()
+    pixels, info = decode_image(base, data)
+    spacing, windows = None, ()
+    if info.format == "dicom":
+        try:
+            spacing, windows = _dicom_extras(data)
+        except _DICOM_ERRORS as err:  # decoded already, so only odd tag values get here
+            log.warning("%s: spacing/window tags unreadable (%s)", base, type(err).__name__)
+    size = original_size or (int(pixels.shape[1]), int(pixels.shape[0]))
+    return Film(ViewImage(VIEW, pixels, info), size, spacing, windows)
+
+
+def chest_case(files: Sequence[tuple[str, bytes]], case_id: str | None = None) -> Case:
+    """A one-view chest :class:`Case` from uploaded ``(name, bytes)``; never raises for input.
+
+    As in the aneurysm intake: the first file that decodes is the image, later ones are
+    reported as duplicates, a bad file is an :class:`IntakeProblem` with the decoder's
+    message, and no usable file is reported as missing. ``case_id`` defaults to
+    ``upload-`` plus the start of the content hash (a file name may carry a name).
+    """
+    problems: list[IntakeProblem] = []
+    views: dict[str, ViewImage] = {}
+    for raw_name, data in files:
+        base = safe_basename(raw_name)
+        if VIEW in views:
+            msg = f"{base}: a second file for {VIEW} ({views[VIEW].source.name} is used); " \
+                  "this one was ignored"  # fmt: skip
+            record(problems, IntakeProblem(base, "duplicate", msg))
+            continue
+        try:
+            views[VIEW] = load_film(data, base).image
+        except IntakeError as err:
+            record(problems, err.problem())
+    case = Case("", views, problems, expected_views=(VIEW,))
+    for v in case.missing_views:
+        record(problems, IntakeProblem("", "missing", f"{v} (chest film): no usable file"))
+    case.case_id = case_id or f"upload-{case.content_hash()[:10]}"
+    return case
