@@ -12,7 +12,13 @@ import os
 import platform
 import sys
 
-BENCHES = ["bench.preprocess", "bench.inference", "bench.case_page", "bench.cohort"]
+BENCHES = [
+    "bench.preprocess",
+    "bench.inference",
+    "bench.case_page",
+    "bench.cohort",
+    "bench.chest_synth",
+]
 
 
 def machine() -> str:

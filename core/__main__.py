@@ -14,7 +14,7 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "studies": ("core.studies.cli", "list the registered studies as JSON"),
-    "synth": ("core.synth.cli", "generate a synthetic K-Ium cohort"),
+    "synth": ("core.synth.cli", "generate a synthetic cohort (aneurysm K-Ium, or chest --study chest)"),
     "preprocess": ("core.preprocess.cli", "crop margins and fill burned-in text"),
     "train": ("core.training.cli", "train a two-stage model bundle"),
     "predict": ("core.models.predict_cli", "run a bundle on a K-Ium folder"),

@@ -226,6 +226,28 @@ def test_real_film_box_survives_coco_through_pycocotools(real, tmp_path: Path) -
                                                             [1500, 1700, 1830, 1950]]  # fmt: skip
 
 
+def test_evaluate_scores_a_submission_on_the_real_film(
+    real, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """evaluate takes the real film's folder with boxes in original pixels: the fused truth
+    (two readers' hearts fused, one reader's effusion kept) found exactly scores mAP 1, a
+    submission shifted by half a heart scores 0."""
+    _, root = real
+    heart, effusion = (624, 1000, 1354, 1500), (1500, 1700, 1830, 1950)
+
+    def score(boxes: str) -> dict:
+        sub = tmp_path / "sub.csv"
+        sub.write_text(f"image_id,PredictionString\nrg1,{boxes}\n")
+        assert main(["evaluate", str(sub), str(root), "--bootstrap", "0"]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    exact = score(f"3 0.9 {' '.join(map(str, heart))} 10 0.8 {' '.join(map(str, effusion))}")
+    assert exact["map_iou40"] == pytest.approx(1.0)
+    assert "ground_truth" in exact
+    shifted = score(f"3 0.9 {heart[0] + 365} 1000 {heart[2] + 365} 1500")
+    assert shifted["map_iou40"] == pytest.approx(0.0)
+
+
 # --- COCO: fused, normal images, the CLI ------------------------------------------------
 
 
