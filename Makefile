@@ -40,7 +40,7 @@ $(DEMO_BUNDLE): | $(VENV)/.runtime
 
 # With REVIEW_BUNDLE set, the app uses that bundle and the demo is not built.
 run: $(VENV)/.runtime $(if $(REVIEW_BUNDLE),,$(DEMO_BUNDLE))
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	$(VENV)/bin/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT)
 
 demo: $(VENV)/.runtime
 	$(PY) -m core.demo --data $(DATA) --force

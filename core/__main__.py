@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("core.metrics.cli", "score predictions against train.csv"),
     "fuse": ("core.studies.chest.fuse_cli", "fuse a chest folder's readers' boxes"),
     "coco": ("core.studies.chest.coco_cli", "write a chest folder's boxes as COCO JSON"),
+    "audit": ("core.verdicts.audit_cli", "export the audit trail as CSV (admins)"),
 }
 
 

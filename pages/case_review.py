@@ -2,11 +2,15 @@
 
 A straight-line page: collect the case, guard with ``st.stop()``, call ``core`` through
 the cached steps in :mod:`ui.compute`, render. The heatmap controls run as a fragment.
+Opening a case and running a bundle on it go to the audit trail (:mod:`ui.audit`), once per
+case content hash (and bundle) per session.
 """
 
 import streamlit as st
 
 from core.review.reviewed import ExportContext, ReviewedCase
+from core.verdicts import AuditAction, TargetKind
+from ui.audit import audit_once
 from ui.bundle import TRAINING_SET, active_bundle, offer_demo_build
 from ui.compute import case_key, case_result, clean_views
 from ui.export_panel import export_panel
@@ -14,6 +18,7 @@ from ui.heatmap_panel import heatmap_panel
 from ui.intake_panel import file_assignments, intake_panel, show_problems, view_grid_frame
 from ui.preprocess_panel import preprocess_panel
 from ui.results_panel import location_panel, stage1_summary
+from ui.text import plain
 from ui.verdict_panel import verdict_panel
 
 active = active_bundle()
@@ -28,17 +33,19 @@ if case is None:
     st.info("Upload a patient's eight views (or a zip of them), or open a sample case.")
     st.stop()
 
-st.subheader(f"Case {case.case_id}")
+st.subheader(f"Case {plain(case.case_id)}")
 show_problems(case)
 if not case.views:
     st.error("No view of this case could be used, so there is nothing to analyse.")
     st.stop()
+case_hash = case.content_hash()
+audit_once(AuditAction.OPEN_CASE, TargetKind.CASE, case_hash)
 st.dataframe(view_grid_frame(case), key="view_grid")
 file_assignments(case)
 
 try:
     clean, preprocess_ms = clean_views(
-        case, case.content_hash(), active.bundle if active is not None else None
+        case, case_hash, active.bundle if active is not None else None
     )
 except ValueError as err:
     st.error(f"Preprocessing failed: {err}")
@@ -61,6 +68,12 @@ try:
 except (ValueError, RuntimeError) as err:
     st.error(f"The models could not run on this case: {err}")
     st.stop()
+audit_once(
+    AuditAction.RUN_BUNDLE,
+    TargetKind.CASE,
+    case_hash,
+    {"bundle": active.bundle.manifest_sha256, "bundle_name": active.identity.name},
+)
 if active.threshold_set != TRAINING_SET:
     result = result.with_thresholds(active.thresholds)  # decisions only; no model runs
 

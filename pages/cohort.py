@@ -41,7 +41,7 @@ def what_if_section() -> None:
     result = what_if(table, thresholds, rankings)
     with right:
         panels.headline(result, intervals)
-        st.caption(f"Thresholds: {thresholds.rule} — by {thresholds.author}.")
+        panels.threshold_caption(thresholds)
         curves, locs, errs, point, review, save = st.tabs(
             [
                 "Curves",

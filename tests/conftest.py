@@ -64,3 +64,14 @@ def app_env(
     monkeypatch.setenv("REVIEW_DATA_DIR", str(data_dir))
     monkeypatch.setattr(ui.intake_panel, "SAMPLES_DIR", sample_root)
     return tiny_bundle
+
+
+@pytest.fixture(autouse=True)
+def _temporary_folders_are_allowed_roots(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Tests build bundles and cohorts in pytest's temporary folders, outside ``./data``: make
+    those an allowed root (:mod:`core.roots`). Tests of the refusal set the variable again."""
+    from core.roots import ALLOWED_ROOTS_ENV
+
+    monkeypatch.setenv(ALLOWED_ROOTS_ENV, str(tmp_path_factory.getbasetemp()))

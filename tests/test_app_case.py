@@ -5,6 +5,8 @@ run a model (forward passes are counted with hooks on the app's own cached model
 from __future__ import annotations
 
 import io
+import json
+import re
 import sys
 import types
 import zipfile
@@ -33,6 +35,7 @@ from core.models.threshold_sets import save_threshold_set
 from core.review.identity import DEMO_NOTICE
 from core.schema import LOCATIONS, VIEWS
 from ui.bundle import WHATIF_SET
+from ui.text import code, plain
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TIMEOUT = 180
@@ -271,7 +274,7 @@ def test_two_sessions_never_see_each_other(app_env: Path, sample_cases: list[Pat
     a.slider(key="cam_opacity").set_value(0.8).run()  # a rerun of A after B ran
     case_a = next(s.value for s in a.subheader if s.value.startswith("Case "))
     case_b = next(s.value for s in b.subheader if s.value.startswith("Case "))
-    assert sample_cases[0].name in case_a and sample_cases[1].name in case_b
+    assert plain(sample_cases[0].name) in case_a and plain(sample_cases[1].name) in case_b
     assert a.session_state["case"].content_hash() != b.session_state["case"].content_hash()
     probs_a = frame(a, "reason")["probability"].tolist()
     probs_b = frame(b, "reason")["probability"].tolist()
@@ -354,3 +357,206 @@ def test_no_bundle_offers_the_demo_build(
     assert_clean(fresh)
     assert DEMO_NOTICE in texts(fresh.warning) and DEMO_NOTICE in texts(fresh.sidebar.warning)
     assert "No models yet" not in texts(fresh.markdown)
+
+
+def _bundle_copy(source: Path, target: Path, **spec_edit: object) -> Path:
+    """A copy of ``source`` whose manifest has ``name`` or an anterior ``arch`` changed."""
+    target.mkdir()
+    for p in source.iterdir():
+        if p.is_file():
+            (target / p.name).write_bytes(p.read_bytes())
+    manifest = json.loads((target / "bundle.json").read_text())
+    if "name" in spec_edit:
+        manifest["name"] = spec_edit["name"]
+    if "arch" in spec_edit:
+        manifest["models"]["anterior"]["spec"]["arch"] = spec_edit["arch"]
+    (target / "bundle.json").write_text(json.dumps(manifest))
+    return target
+
+
+def test_hub_architecture_in_a_bundle_is_refused_in_the_sidebar(
+    app_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = _bundle_copy(app_env, tmp_path / "hub", arch="timm:hf-hub:someone/evil-model")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # were it reached, fail fast, never download
+    monkeypatch.setenv("REVIEW_BUNDLE", str(hub))  # see SIDEBAR_NOTE
+    at = new_app().run()
+    assert_clean(at)
+    error = texts(at.sidebar.error)
+    assert "cannot be loaded" in error and "not one this app builds" in error
+    assert "Upload a patient's eight views" in texts(at.info)  # the page goes on
+
+
+def test_any_bundle_failure_is_a_sidebar_message(
+    app_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only BundleError: an error from torch or timm while building must not break the
+    page for the rest of the session."""
+    import ui.bundle
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("CUDA error: out of memory while building")
+
+    monkeypatch.setattr(ui.bundle, "load_bundle", explode)
+    at = new_app().run()
+    assert_clean(at)
+    error = texts(at.sidebar.error)
+    assert "cannot be loaded" in error and "RuntimeError" in error and "out of memory" in error
+    assert "Upload a patient's eight views" in texts(at.info)
+
+
+HOSTILE = "**bold** [link](http://x) <b>x</b>"
+
+
+def test_bundle_name_is_shown_as_typed_not_as_markdown(
+    app_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    named = _bundle_copy(app_env, tmp_path / "named", name=HOSTILE)
+    monkeypatch.setenv("REVIEW_BUNDLE", str(named))
+    at = new_app().run()
+    assert_clean(at)
+    caption = texts(at.sidebar.caption)
+    assert plain(HOSTILE) in caption and HOSTILE not in caption  # escaped: shown as typed
+
+
+# --- one data root and the audit trail (issue 14, items 3 and 4) --------------------------
+
+
+def _forbid_bundle_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any read of a bundle by the sidebar fails the test: a refused folder loads nothing."""
+    import ui.bundle
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a refused bundle folder was read: {args}")
+
+    for name in ("load_bundle", "read_manifest", "is_bundle_dir"):
+        monkeypatch.setattr(ui.bundle, name, forbidden)
+
+
+@pytest.mark.parametrize("typed", ["/etc", "{data}/bundles/../../../../../etc"])
+def test_a_typed_bundle_folder_outside_the_roots_is_refused(
+    app_env: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch, typed: str
+) -> None:
+    from core.roots import ALLOWED_ROOTS_ENV
+
+    monkeypatch.delenv(ALLOWED_ROOTS_ENV)
+    _forbid_bundle_reads(monkeypatch)
+    at = new_app()
+    at.session_state["bundle_dir"] = typed.format(data=data_dir)  # see SIDEBAR_NOTE
+    at.run()
+    assert_clean(at)
+    error = texts(at.sidebar.error)
+    assert "This bundle folder is refused" in error and "not inside an allowed folder" in error
+    assert str(data_dir.resolve()) in error  # the message names the allowed roots
+    assert at.session_state["active_bundle"] is None
+
+
+def test_a_symlink_in_the_data_dir_that_points_out_of_it_is_refused(
+    app_env: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real, loadable bundle outside the roots, reached through a link inside ``data/``."""
+    import shutil
+    import uuid
+
+    from core.roots import ALLOWED_ROOTS_ENV
+
+    monkeypatch.delenv(ALLOWED_ROOTS_ENV)
+    outside = shutil.copytree(app_env, tmp_path / "outside" / "bundle")
+    link = data_dir / f"link-{uuid.uuid4().hex[:8]}"
+    link.symlink_to(outside, target_is_directory=True)
+    _forbid_bundle_reads(monkeypatch)
+    at = new_app()
+    at.session_state["bundle_dir"] = str(link)
+    at.run()
+    assert_clean(at)
+    error = texts(at.sidebar.error)
+    assert "This bundle folder is refused" in error and f"resolves to `{outside}`" in error
+    assert at.session_state["active_bundle"] is None
+
+
+def _audit_since(first_id: int) -> pd.DataFrame:
+    """Audit rows newer than ``first_id``, from the database the app writes to."""
+    from core.verdicts import VerdictStore, audit_events
+
+    with VerdictStore.open() as store:
+        rows = audit_events(store)
+    return rows[rows["id"] > first_id].reset_index(drop=True)
+
+
+def _last_audit_id() -> int:
+    rows = _audit_since(0)
+    return int(rows["id"].max()) if len(rows) else 0
+
+
+def test_opening_running_and_judging_a_case_are_audited_by_content_hash(
+    app_env: Path, sample_cases: list[Path]
+) -> None:
+    import json
+
+    from core.verdicts import NOT_SIGNED_IN, VerdictStore, export_audit_csv
+
+    start = _last_audit_id()
+    at = open_sample(new_app().run(), sample_cases[0].name)
+    assert_clean(at)
+    at.run()  # a rerun of the same case records nothing new
+    rows = _audit_since(start)
+    assert list(rows["action"]) == ["open_case", "run_bundle"]
+    case_hash = rows["target"].iloc[0]
+    assert len(case_hash) == 64 and set(rows["target"]) == {case_hash}
+    assert set(rows["target_kind"]) == {"case"} and set(rows["actor"]) == {NOT_SIGNED_IN}
+    bundle = json.loads(rows["detail"].iloc[1])["bundle"]
+    assert bundle == load_bundle(app_env.resolve()).manifest_sha256
+
+    at.text_input(key="reviewer").input("dr-audit")
+    at.radio(key="verdict::Aneurysm").set_value("agree")
+    next(b for b in at.button if b.label == "Save verdicts").click().run()
+    assert_clean(at)
+    saved = _audit_since(start).iloc[2:]
+    assert list(saved["action"]) == ["save_verdict"] and list(saved["actor"]) == ["dr-audit"]
+    assert saved["target"].iloc[0] == case_hash
+    with VerdictStore.open() as store:
+        mine = [v.id for v in store.latest(case_hash) if v.reviewer == "dr-audit"]
+        buf = io.StringIO()
+        export_audit_csv(store, buf)
+    assert json.loads(saved["detail"].iloc[0])["verdict_ids"] == mine
+    for leak in (sample_cases[0].name, *(p.name for p in sample_cases[0].glob("*.jpg"))):
+        assert leak not in buf.getvalue()  # no folder or file name anywhere in the trail
+
+
+def test_a_failed_audit_write_warns_and_the_page_goes_on(
+    app_env: Path,
+    sample_cases: list[Path],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import ui.audit
+    from core.verdicts import AuditError
+
+    def broken(*args: object, **kwargs: object) -> int:
+        raise AuditError("The audit trail could not be written: the database is read-only.")
+
+    monkeypatch.setattr(ui.audit, "record", broken)
+    at = open_sample(new_app().run(), sample_cases[1].name)
+    assert_clean(at)
+    assert "not written to the audit trail" in texts(at.warning)
+    assert "Results" in texts(at.subheader)  # the models ran and the results are shown
+    assert any("NOT recorded" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [HOSTILE, "# heading", "- item", "1. first", "> quote", "a_b_c *x* `c` ~~s~~ $x$ &lt; |t|",
+     ":red[alarm]", "![img](http://x/y.png)", "line\n# two"],
+)
+def test_plain_escapes_every_markdown_construct(typed: str) -> None:
+    """Removing each escape gives back what was typed (newlines as spaces), and no Markdown
+    construct survives unescaped."""
+    out = plain(typed)
+    assert re.sub(r"\\(.)", r"\1", out) == typed.replace("\n", " ")
+    assert not re.search(r"(?<!\\)[*_`\[\]<&~$|]", out)
+    assert not re.match(r"\s*([#>+-]|\d+\.)", out)
+
+
+def test_plain_cuts_long_names_and_code_fences_backticks() -> None:
+    assert plain("x" * 300, 40) == "x" * 39 + "…"
+    assert code("a`b") == "``a`b``" and code("`") == "`` ` ``"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -217,3 +218,131 @@ def test_selecting_an_error_opens_the_case_page(app_env: Path, tmp_path: Path) -
     # adoption of the thresholds is covered by the case page's own hand-over test.
     sent = Thresholds.from_dict(at.session_state["open_case_thresholds"])
     assert sent.stage1 == TINY_STAGE1 and set(sent.labels.values()) == {TINY_LOCATION}
+
+
+# --- one data root and the audit trail (issue 14, items 3 and 4) --------------------------
+
+
+def test_a_cohort_folder_outside_the_roots_is_refused(
+    cohort_env: tuple[Path, Path],
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each way out shows an error and no table, although the copy outside has the very
+    fingerprint of a cached table (so a missed check would render it)."""
+    import shutil
+
+    from core.roots import ALLOWED_ROOTS_ENV
+
+    monkeypatch.delenv(ALLOWED_ROOTS_ENV)
+    _, cohort_dir = cohort_env
+    outside = tmp_path_factory.mktemp("outside")
+    copy = shutil.copytree(cohort_dir, outside / "cohort")
+    (tmp_path / "link").symlink_to(copy, target_is_directory=True)
+    for typed in ("/etc", str(tmp_path / "link"), f"{cohort_dir}/../../../{outside.name}/cohort"):
+        at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+        at.text_input(key="cohort_dir").input(typed).run()
+        assert not at.exception, at.exception
+        error = "\n".join(e.value for e in at.error)
+        assert "This folder is refused" in error and "not inside an allowed folder" in error
+        assert not at.metric and not at.button
+
+
+def test_a_bundle_outside_the_roots_is_refused_on_the_cohort_page(
+    cohort_env: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.roots import ALLOWED_ROOTS_ENV
+
+    monkeypatch.delenv(ALLOWED_ROOTS_ENV)
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.session_state["bundle_dir"] = "/etc"  # the sidebar's box (app.py is not run here)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("This folder is refused" in e.value and "`/etc`" in e.value for e in at.error)
+    assert not at.metric
+
+
+def _audit_rows():  # -> pd.DataFrame
+    from core.verdicts import audit_events
+
+    with VerdictStore.open() as store:
+        return audit_events(store)
+
+
+def test_opening_and_running_a_cohort_are_audited_by_fingerprint(
+    cohort_env: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+    from types import SimpleNamespace
+
+    import ui.cohort.source
+
+    bundle_dir, cohort_dir = cohort_env
+    key = cache_key(bundle_dir, cohort_dir)
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.run()  # opened once per session, however often the page reruns
+    assert not at.exception, at.exception
+    rows = _audit_rows()
+    assert list(rows["action"]) == ["open_cohort"] and list(rows["target"]) == [key.data]
+    assert json.loads(rows["detail"].iloc[0]) == {"bundle": key.bundle}
+    assert cohort_dir.name not in rows.to_csv() and str(bundle_dir) not in rows.to_csv()
+
+    runs: list[object] = []
+    monkeypatch.setattr(ui.cohort.source, "load_bundle", lambda path: SimpleNamespace())
+    monkeypatch.setattr(ui.cohort.source, "bundle_predictor", lambda bundle, cam: None)
+    monkeypatch.setattr(
+        ui.cohort.source, "run_batch", lambda *a, **k: runs.append(a) or SimpleNamespace(skipped=[])
+    )
+    at.toggle(key="cohort_cam").set_value(True).run()  # no CAM table: the run is offered
+    at.button(key="cohort_run").click().run()
+    assert not at.exception, at.exception
+    assert len(runs) == 1
+    run = _audit_rows().iloc[-1]
+    assert (run["action"], run["target_kind"], run["target"]) == ("run_bundle", "cohort", key.data)
+    assert json.loads(run["detail"]) == {"bundle": key.bundle, "variant": "cam", "patients": 40}
+
+
+# --- user text as plain text (issue 14, item 7) ---------------------------------------------
+
+HOSTILE = "**bold** [link](http://x) <b>x</b>"
+
+
+def _shown(at: AppTest) -> list[str]:
+    """Every Markdown-rendered text element of the page."""
+    kinds = ("markdown", "caption", "success", "error", "warning", "info")
+    return [str(e.value) for kind in kinds for e in getattr(at, kind)]
+
+
+def test_saved_author_is_shown_as_typed(cohort_env: tuple[Path, Path]) -> None:
+    from ui.text import plain
+
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.slider(key="wi_stage1").set_value(0.41).run()
+    at.text_input(key="wi_save_name").input("hostile")
+    at.text_input(key="wi_save_author").input(HOSTILE)
+    at.button(key="FormSubmitter:wi_save-Save threshold set").click().run()
+    assert not at.exception, at.exception
+    [saved] = [s.value for s in at.success if "Saved threshold set" in s.value]
+    assert plain(HOSTILE) in saved and HOSTILE not in saved  # escaped: shown as typed
+
+
+def test_a_threshold_sets_author_and_rule_are_never_markdown(
+    cohort_env: tuple[Path, Path],
+) -> None:
+    """A set saved by another user, opened here: wherever its author or rule appears, every
+    Markdown character is escaped (``ui.text.plain``), so no bold, link or HTML renders."""
+    from core.models.threshold_sets import save_threshold_set
+    from ui.text import plain
+
+    bundle_dir, _ = cohort_env
+    base = load_threshold_set(bundle_dir, "original")
+    save_threshold_set(bundle_dir, "theirs", replace(base, rule=HOSTILE), author=HOSTILE)
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.selectbox(key="wi_source").select("theirs").run()
+    at.button(key="wi_apply").click().run()
+    assert not at.exception, at.exception
+    mentions = [t for t in _shown(at) if "bold" in t]
+    assert mentions, "the set's author is shown somewhere"
+    for text in mentions:
+        assert plain(HOSTILE) in text and HOSTILE not in text, text

@@ -11,7 +11,15 @@ import pytest
 from cohort_fixtures import write_bundle_json, write_cohort
 
 import core.cohort.cache as cache_module
-from core.cohort.cache import CacheKey, PredictionCache, bundle_id, cache_key, data_fingerprint
+from core.cohort.cache import (
+    CacheBusy,
+    CacheKey,
+    PredictionCache,
+    bundle_id,
+    cache_key,
+    data_fingerprint,
+)
+from core.cohort.cache_bounds import CacheBounds
 from core.cohort.synthetic import synthetic_table
 from core.cohort.table import TableError
 from core.pipeline_version import pipeline_version
@@ -123,3 +131,83 @@ def test_pipeline_version_is_part_of_the_key(
     assert new != old and new.name != old.name and CacheKey(old.bundle, old.data) == new
     assert cache.load(new) is None and not cache.has(new) and cache.read_parts(new) is None
     pd.testing.assert_frame_equal(cache.load(old), table)  # still there, just not served
+
+
+# --- bounds and clean-up (issue 14, item 7) -------------------------------------------------
+
+DAY = 86_400.0
+
+
+def _key(i: int) -> CacheKey:
+    return CacheKey(f"{i:016x}" + "0" * 48, "d" * 64, pipeline="e" * 64)
+
+
+def _age(cache: PredictionCache, key: CacheKey, days: float) -> None:
+    """Make every file of ``key``'s entry look last used ``days`` ago."""
+    when = time.time() - days * DAY
+    for top in cache.root.glob(f"{key.name}.*"):
+        for path in [top, *top.rglob("*")]:
+            os.utime(path, (when, when))
+
+
+def test_save_keeps_at_most_n_entries_dropping_the_least_recently_used(tmp_path: Path) -> None:
+    table = synthetic_table(6, seed=1)
+    cache = PredictionCache(tmp_path / "cache", bounds=CacheBounds(max_entries=3))
+    for i in range(3):
+        cache.save(_key(i), table)
+        _age(cache, _key(i), 10 - i)  # 0 oldest, 2 newest
+    assert cache.load(_key(0)) is not None  # reading marks key 0 as used now
+    cache.save(_key(3), table)
+    assert not cache.has(_key(1))  # the least recently used went
+    assert all(cache.has(_key(i)) for i in (0, 2, 3))
+    assert not list(cache.root.glob(f"{_key(1).name}*"))  # sidecar and intervals too
+
+
+def test_old_entries_go_and_the_size_bound_holds(tmp_path: Path) -> None:
+    table = synthetic_table(200, seed=1)
+    cache = PredictionCache(tmp_path / "cache", bounds=CacheBounds(max_age_days=30))
+    cache.save(_key(0), table)
+    cache.save_intervals(_key(0), 10, 0, {"aneurysm": [0.1, 0.2]})
+    _age(cache, _key(0), 31)
+    cache.save(_key(1), table)
+    assert not cache.has(_key(0)) and cache.load_intervals(_key(0), 10, 0) is None
+    _age(cache, _key(1), 10)
+    one = cache.table_path(_key(1)).stat().st_size
+    small = PredictionCache(cache.root, bounds=CacheBounds(max_bytes=int(2.5 * one)))
+    for i in range(2, 6):
+        small.save(_key(i), table)
+        _age(small, _key(i), 6 - i)
+    entries = {p.name.split(".")[0] for p in small.root.iterdir()}
+    assert entries == {_key(4).name, _key(5).name}  # the newest that fit the bytes
+    report = small.prune()
+    assert report.removed == {} and report.busy == []
+
+
+def test_an_entry_being_written_is_never_removed(tmp_path: Path) -> None:
+    table = synthetic_table(6, seed=1)
+    cache = PredictionCache(tmp_path / "cache", bounds=CacheBounds(max_entries=1))
+    with cache.run_lock(_key(0)):  # a run in progress (flock conflicts within a process too)
+        cache.write_part(_key(0), table.iloc[:3])
+        _age(cache, _key(0), 400)
+        cache.save(_key(1), table)  # prunes: key 0 is old and over the count, but busy
+        assert cache.read_parts(_key(0)) is not None and cache.has(_key(1))
+        assert cache.prune(keep=_key(1)).busy == [_key(0).name]
+    assert cache.prune(keep=_key(1)).removed == {_key(0).name: "age"}  # released: it goes
+    assert cache.read_parts(_key(0)) is None and cache.has(_key(1))
+
+
+def test_lock_files_do_not_pile_up_and_foreign_files_stay(tmp_path: Path) -> None:
+    cache = PredictionCache(tmp_path / "cache")
+    for i in range(3):
+        with cache.run_lock(_key(i)):
+            assert (cache.root / f"{_key(i).name}.lock").is_file()
+    assert not list(cache.root.glob("*.lock"))  # each run removes its lock on release
+    stale = cache.root / f"{_key(9).name}.lock"  # left by an older version of the app
+    stale.write_text("")
+    os.utime(stale, (time.time() - 100 * DAY,) * 2)
+    (cache.root / "README.txt").write_text("not a cache entry")
+    os.utime(cache.root / "README.txt", (time.time() - 400 * DAY,) * 2)
+    assert cache.prune().removed == {_key(9).name: "age"}
+    assert not stale.exists() and (cache.root / "README.txt").is_file()
+    with cache.run_lock(_key(0)), pytest.raises(CacheBusy), cache.run_lock(_key(0)):
+        pass  # the lock still excludes

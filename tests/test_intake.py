@@ -7,7 +7,11 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import re
 import struct
+import time
+import tracemalloc
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -15,6 +19,10 @@ import pytest
 from intake_fixtures import (
     PATIENT_ID,
     PATIENT_NAME,
+    RawMember,
+    apng,
+    deflated_bomb,
+    deflated_dicom,
     dicom,
     dicom_claiming,
     jpeg,
@@ -22,9 +30,13 @@ from intake_fixtures import (
     png,
     png_claiming,
     ramp,
+    raw_zip,
+    relabelled_deflated,
     view_files,
     zip_of,
 )
+from PIL import Image
+from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.uid import JPEG2000Lossless, JPEGBaseline8Bit, RLELossless
 
@@ -41,8 +53,11 @@ from core.intake import (
     read_kium_folder,
     safe_basename,
 )
-from core.intake.archive import read_capped
+from core.intake.dicomread import read_dicom_header
 from core.intake.frames import reduce_frames
+from core.intake.guards import check_study_pixels
+from core.intake.inflate import Inflater
+from core.intake.naming import short_name
 from core.schema import LOCATIONS, TRAIN_COLUMNS, VIEWS
 
 
@@ -277,7 +292,7 @@ def test_real_cr_chest_monochrome1_j2k_matches_uncompressed() -> None:
 
 
 def test_real_multiframe_and_lut_files() -> None:
-    run, info = decode_image("a.dcm", _testdata("emri_small.dcm"))
+    _, info = decode_image("a.dcm", _testdata("emri_small.dcm"))
     assert info.frames == 10 and info.frame_rule.startswith("minimum-intensity")
     _, info = decode_image("b.dcm", _testdata("vlut_04.dcm"))
     assert "VOI LUT applied (VOI LUT sequence, item 1)" in info.notes
@@ -419,7 +434,13 @@ def test_zip_with_folders_and_mac_clutter() -> None:
     members += [("__MACOSX/case/._1428LI-A.jpg", b"junk"), ("case/.DS_Store", b"junk"),
                 ("case/readme.txt", b"hello")]  # fmt: skip
     case = case_from_zip(zip_of(members))
-    assert case.is_complete and case.problems == [] and case.case_id == "1428"
+    assert case.is_complete and case.case_id == "1428"
+    (note,) = case.problems  # one line lists what was not read, nothing is dropped unsaid
+    assert (note.file, note.kind) == ("", "unrecognised_name")
+    assert note.message == (
+        "archive.zip: 3 entries not read as images: __MACOSX/case/._1428LI-A.jpg (Mac "
+        "metadata), case/.DS_Store (hidden file), case/readme.txt (not an image name)"
+    )
 
 
 def test_zip_path_traversal_is_refused_not_extracted() -> None:
@@ -460,10 +481,11 @@ def test_zip_member_lying_about_its_size_is_caught() -> None:
     assert "could not be unpacked" in case.problems[0].message
 
 
-def test_read_capped_stops_at_the_cap() -> None:
-    assert read_capped(io.BytesIO(b"x" * 10), 10, "a") == b"x" * 10
-    with pytest.raises(TooLarge, match="more than 9 bytes"):
-        read_capped(io.BytesIO(b"x" * 10), 9, "a")
+def test_inflater_stops_at_the_cap() -> None:
+    packed = zlib.compress(b"x" * 10)[2:-4]  # raw deflate, as in zip and DICOM
+    assert Inflater(packed, "a", "it").rest(10, "test") == b"x" * 10
+    with pytest.raises(TooLarge, match="inflates past 9 bytes"):
+        Inflater(packed, "a", "it").rest(9, "test")
 
 
 def test_not_a_zip() -> None:
@@ -604,3 +626,217 @@ def test_intake_expects_the_dsa_views_and_a_case_may_expect_others() -> None:
     assert case.expected_views == VIEWS and case.missing_views == list(VIEWS[2:])
     film = _case({"image": ramp()}, expected=("image",))
     assert film.is_complete and _case({}, expected=("image",)).missing_views == ["image"]
+
+
+# ---------------------------------------------------------------- memory budget and caps
+
+
+def test_dicom_budget_counts_frames_and_bytes_per_sample() -> None:
+    run = dicom_claiming(2000, 2000, frames=40, bits=16)  # 160 M pixels, 305 MiB to decode
+    text = "40 frames of 2000x2000, 1 sample(s) of 16 bits per pixel: 305 MiB to decode; "
+    with pytest.raises(TooLarge, match=re.escape(text + "at most 256 MiB")):
+        decode_image("run.dcm", run)
+
+
+def test_jpeg2000_run_budget_comes_from_the_dicom_header() -> None:
+    frame = ramp(40, 48, hi=4095, dtype=np.uint16)
+    base = dicom(np.stack([frame, frame]), bits_stored=12, syntax=JPEG2000Lossless)
+    run = dicom_claiming(1200, 1200, frames=40, samples=3, bits=16, base=base)
+    with pytest.raises(TooLarge, match=re.escape("3 sample(s) of 16 bits per pixel: 330 MiB")):
+        decode_image("run.dcm", run)
+
+
+def test_raster_budget_counts_channels_and_bit_depth(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(limits, "MAX_DECODE_BYTES", 3000)
+    grey, grey16 = ramp(32, 32), ramp(32, 32, hi=4000, dtype=np.uint16)
+    rgb = np.dstack([grey] * 3)
+    decode_image("grey.png", png(grey))  # 1,024 bytes
+    decode_image("grey16.png", png(grey16))  # 2,048 bytes
+    for name, data in (("rgb.png", png(rgb)), ("rgb.jpg", jpeg(rgb))):  # 3,072 bytes
+        with pytest.raises(TooLarge, match=re.escape("32x32, 3 sample(s) of 8 bits")):
+            decode_image(name, data)
+    monkeypatch.setattr(limits, "MAX_DECODE_BYTES", 2000)
+    with pytest.raises(TooLarge, match=re.escape("32x32, 1 sample(s) of 16 bits")):
+        decode_image("grey16.png", png(grey16))
+
+
+def test_per_study_pixel_caps_are_checked_before_decoding() -> None:
+    assert limits.STUDY_MAX_PIXELS == {"aneurysm": 2048 * 2048, "chest": 4096 * 4096}
+    big = png(np.zeros((2100, 2100), np.uint8))  # 4.4 MP: a fine chest film, too big for DSA
+    assert decode_image("film.png", big, study="chest")[0].shape == (2100, 2100)
+    case = case_from_files(view_files()[:7] + [("1428RV-B.png", big)])
+    assert sorted(case.views) == sorted(VIEWS[:7])
+    assert _kinds(case) == [("1428RV-B.png", "too_large")]
+    assert case.problems[0].message == (
+        "1428RV-B.png: the image is 2100x2100 = 4.4 MP; the aneurysm study takes at most "
+        "4.2 MP (4,194,304 pixels) per view. It was not decoded."
+    )
+    with pytest.raises(TooLarge, match="the chest study takes at most 16.8 MP"):
+        decode_image("film.png", png_claiming(4100, 4100), study="chest")
+    with pytest.raises(TooLarge, match="the chest study"):
+        check_study_pixels("film.dcm", 4100, 4100, "chest")
+    check_study_pixels("film.dcm", 4096, 4096, "chest")
+
+
+def test_deflated_dicom_decodes_like_the_plain_one() -> None:
+    src = ramp(40, 48, hi=4095, dtype=np.uint16)
+    plain, _ = decode_image("a.dcm", dicom(src, bits_stored=12))
+    packed, info = decode_image("b.dcm", deflated_dicom(src))
+    np.testing.assert_array_equal(packed, plain)
+    assert info.notes[0] == "inflated from Deflated Explicit VR Little Endian"
+    assert read_dicom_header("b.dcm", deflated_dicom(src)).Rows == 40
+
+
+def test_deflated_bomb_is_refused_fast_and_with_little_memory() -> None:
+    bomb = deflated_bomb(1000)  # < 1 MiB that inflates to 1000 MiB (deflate tops at ~1030:1)
+    assert len(bomb) < 2**20
+    tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        with pytest.raises(TooLarge, match="possible decompression bomb"):
+            decode_image("bomb.dcm", bomb)
+        with pytest.raises(TooLarge, match="possible decompression bomb"):
+            decode_image("bomb.dcm", bomb, study="chest")
+        header = read_dicom_header("bomb.dcm", bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - start < 1.0 and peak < 8 * 2**20, peak
+    assert (header.Rows, header.Columns) == (64, 64)
+
+
+def test_dicom_labelled_deflated_but_not_deflated_is_a_reason() -> None:
+    files = view_files()[:7] + [("1428RV-B.dcm", relabelled_deflated(dicom(ramp())))]
+    case = case_from_files(files)
+    assert len(case.views) == 7 and _kinds(case) == [("1428RV-B.dcm", "bad_file")]
+    assert "labelled Deflated Explicit VR Little Endian, but is not deflated" in (
+        case.problems[0].message
+    )
+
+
+def test_compressed_frame_larger_than_its_header_is_refused() -> None:
+    base = dicom(ramp(40, 48, hi=4095, dtype=np.uint16), bits_stored=12, syntax=JPEG2000Lossless)
+    with pytest.raises(BadFile, match="frame 1's compressed image declares 48x40 with 1 "
+                                      "components, the DICOM header 32x32 with 1"):  # fmt: skip
+        decode_image("lying.dcm", dicom_claiming(32, 32, bits=16, base=base))
+
+
+def test_pixel_data_beyond_the_declared_frames_is_not_decoded() -> None:
+    ds = dcmread(io.BytesIO(dicom(ramp(4, 4))))
+    ds.PixelData = ds.PixelData * 100  # 100 frames of data under a one-frame header
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    with pytest.warns(UserWarning, match="excess"):  # pydicom says what it leaves out
+        px, info = decode_image("extra.dcm", buf.getvalue())
+    assert px.shape == (4, 4) and info.frames == 1
+
+
+# ---------------------------------------------------------------- every file: a view or a reason
+
+
+def test_damaged_png_header_beside_seven_good_jpegs() -> None:
+    bad = bytearray(png(ramp()))
+    bad[8:12] = struct.pack(">I", 12)  # IHDR length 12: PIL raised ValueError here
+    case = case_from_files(view_files()[:7] + [("1428RV-B.png", bytes(bad))])
+    assert sorted(case.views) == sorted(VIEWS[:7])
+    assert _kinds(case) == [("1428RV-B.png", "bad_file")]
+    assert "the PNG header is damaged or cut short" in case.problems[0].message
+
+
+def test_dicom_with_garbage_after_the_preamble() -> None:
+    junk = bytes(128) + b"DICM" + np.random.default_rng(3).bytes(4000)
+    case = case_from_files(view_files()[:7] + [("1428RV-B.dcm", junk)])
+    assert len(case.views) == 7 and _kinds(case) == [("1428RV-B.dcm", "bad_file")]
+
+
+def _raw_members() -> list[RawMember]:
+    return [RawMember(name.encode(), data) for name, data in view_files()]
+
+
+def test_zip_names_that_are_not_utf8_are_read() -> None:
+    members = _raw_members()
+    members[0] = RawMember(b"1428LI-A\xff\xfe.jpg", members[0].data, flags=1 << 11)  # not UTF-8
+    members[1] = RawMember(b"1428LI-B_\x81.jpg", members[1].data)  # cp437, no UTF-8 flag
+    case = case_from_zip(raw_zip(members))
+    assert case.is_complete and case.problems == []
+    assert case.views["LI-A"].source.name == "1428LI-A\xa0\u25a0.jpg"
+    assert case.views["LI-B"].source.name == "1428LI-B_\u00fc.jpg"
+
+
+def test_zip_members_that_cannot_be_unpacked_lose_only_themselves() -> None:
+    members = _raw_members()
+    deflated = zlib.compress(members[2].data)[2:-4]
+    members[0] = RawMember(b"1428LI-A.jpg", members[0].data, payload=b"\xff" * 50)
+    members[1] = RawMember(b"1428LI-B.jpg", members[1].data, method=0, crc=0)
+    members[2] = RawMember(b"1428LV-A.jpg", members[2].data, payload=deflated[:-20])
+    members[3] = RawMember(b"1428LV-B.jpg", members[3].data, method=12)
+    members[4] = RawMember(b"1428RI-A.jpg", members[4].data, flags=1)
+    case = case_from_zip(raw_zip(members))
+    assert sorted(case.views) == ["RI-B", "RV-A", "RV-B"]
+    reasons = {p.file: p.message for p in case.problems if p.kind == "bad_file"}
+    assert "its data is not a valid deflate stream" in reasons["1428LI-A.jpg"]
+    assert "checksum (CRC-32) does not match" in reasons["1428LI-B.jpg"]
+    assert "compressed data ends early" in reasons["1428LV-A.jpg"]
+    assert "compression method 12" in reasons["1428LV-B.jpg"]
+    assert "password-protected" in reasons["1428RI-A.jpg"]
+
+
+def test_zip_member_count_comes_from_the_end_record_before_the_index() -> None:
+    members = _raw_members()
+    case = case_from_zip(raw_zip(members, entries=100), zip_name="up.zip")
+    assert case.views == {} and case.problems[0].message == (
+        "up.zip: the zip has 100 entries; at most 64"
+    )
+    case = case_from_zip(raw_zip(members, entries=10**6, zip64=True), zip_name="up.zip")
+    assert case.problems[0].message == "up.zip: the zip has 1000000 entries; at most 64"
+    assert case_from_zip(raw_zip(members, zip64=True)).is_complete  # a true zip64 record
+
+
+def test_nested_zips_and_folders_are_reported_not_dropped() -> None:
+    inner = zip_of(view_files()[:2])
+    members = [("case/", b""), *((f"case/{n}", d) for n, d in view_files())]
+    case = case_from_zip(zip_of([*members, ("case/more.zip", inner)]), zip_name="up.zip")
+    assert case.is_complete
+    assert [(p.file, p.kind) for p in case.problems] == [("more.zip", "bad_file"),
+                                                         ("", "unrecognised_name")]  # fmt: skip
+    assert "a zip inside the zip is not opened" in case.problems[0].message
+    assert case.problems[1].message == "up.zip: 1 entry not read as images: case/ (folder)"
+
+
+def test_extra_frames_of_an_animated_png_are_reported() -> None:
+    px, info = decode_image("LI-A.png", apng(3))
+    np.testing.assert_array_equal(px, ramp() // 2)  # the first frame
+    assert info.frames == 3
+    assert (
+        info.frame_rule == "first frame only; the other 2 frames of the animated PNG were not read"
+    )
+
+
+def test_other_formats_are_named_in_the_reason() -> None:
+    for fmt, what in (("GIF", "a GIF image"), ("TIFF", "a TIFF image")):
+        buf = io.BytesIO()
+        Image.fromarray(ramp()).save(buf, fmt)
+        with pytest.raises(BadFile, match=f"{what}; only JPEG, PNG and DICOM files are read"):
+            decode_image("x", buf.getvalue())
+
+
+def test_long_names_are_shortened_in_messages_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="core.intake")
+    long = "Doe_Jane_" + "x" * 250 + "\n\u202e" + "1428LI-A.jpg"
+    case = case_from_files([(long, b"junk")], case_id="c")
+    (problem,) = [p for p in case.problems if p.kind == "bad_file"]
+    shown = short_name(long)
+    assert problem.file == long  # kept whole: the UI matches a view override to it
+    assert len(shown) == 61 and shown.endswith("xxxxxx??1428LI-A.jpg") and shown[40] == "\u2026"
+    assert problem.message.startswith(f"{shown}: ") and "\n" not in problem.message
+    assert "x" * 100 not in caplog.text and shown in caplog.text
+
+
+def test_rle_decoder_panic_is_a_reason_not_a_crash() -> None:
+    """pylibjpeg-rle (Rust) panics on a shifted segment; pyo3 raises that as a BaseException."""
+    data = dicom(ramp(40, 48, hi=4095, dtype=np.uint16), bits_stored=12, syntax=RLELossless)
+    at = data.index(b"\xe0\x7f\x10\x00") + 100
+    files = view_files()[:7] + [("1428RV-B.dcm", data[:at] + b"\x00" + data[at:])]
+    case = case_from_files(files)
+    assert len(case.views) == 7 and _kinds(case) == [("1428RV-B.dcm", "bad_file")]
+    assert "PanicException" in case.problems[0].message

@@ -202,3 +202,67 @@ def test_loaded_bundles_live_in_one_bounded_cache(bundle_dir: Path, tmp_path: Pa
         copies.append(load_bundle(folder))
     assert load_bundle(tmp_path / f"c{CACHE_ENTRIES}") is copies[-1]  # recent: kept
     assert load_bundle(tmp_path / "c0") is not copies[0]  # least recently used: dropped
+
+
+def _edit_spec(folder: Path, role: str, path: str, value: object) -> None:
+    """Set ``models.<role>.spec.<path>`` (dotted) in a bundle's manifest."""
+    manifest = json.loads((folder / "bundle.json").read_text())
+    *parents, last = path.split(".")
+    node = manifest["models"][role]["spec"]
+    for p in parents:
+        node = node[p]
+    node[last] = value
+    (folder / "bundle.json").write_text(json.dumps(manifest))
+
+
+@pytest.fixture
+def no_builders(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Fail loudly (and record) if a builder is reached: a refusal must come before it."""
+    calls: list[str] = []
+
+    def refuse(name: str, *args: object, **kwargs: object) -> None:
+        calls.append(name)
+        raise RuntimeError(f"timm.create_model({name!r}) was called")
+
+    monkeypatch.setattr("timm.create_model", refuse)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return calls
+
+
+@pytest.mark.parametrize(
+    "role, path, value, message",
+    [
+        ("anterior", "arch", "timm:hf-hub:timm/swinv2_cr_tiny_ns_224", "not one this app builds"),
+        ("anterior", "arch", "timm:local-dir:/tmp/model", "not one this app builds"),
+        ("anterior", "arch", "timm:resnet50", "not one this app builds"),
+        ("stage1", "arch", "torchvision:resnet50", "not one this app builds"),
+        ("anterior", "arch_kwargs.checkpoint_path", "/etc/passwd", "checkpoint_path"),
+        ("anterior", "arch_kwargs.pretrained_cfg_overlay", {"file": "/x"}, "pretrained_cfg"),
+        ("anterior", "arch_kwargs.pretrained", True, "'pretrained'"),
+        ("anterior", "arch_kwargs.embed_dim", "../../weights", "embed_dim"),
+        ("anterior", "arch_kwargs.depths", [1, 1, 10_000], "depths"),
+        ("posterior", "arch_kwargs.zero_init_residual", True, "allowed: none"),
+        ("stage1", "input.size", [100_000, 100_000], "input size"),
+        ("stage1", "input.size", [8, 8], "input size"),
+        ("stage1", "input.in_chans", 4, "channels"),
+        ("stage1", "labels", [f"L{i}" for i in range(65)], "1 to 64 labels"),
+        ("stage1", "labels", [], "1 to 64 labels"),
+    ],
+)
+def test_unsafe_specs_are_refused_before_any_builder(
+    copy: Path, no_builders: list[str], role: str, path: str, value: object, message: str
+) -> None:
+    _edit_spec(copy, role, path, value)
+    with pytest.raises(BundleError, match=message):
+        load_bundle(copy)
+    assert no_builders == []
+
+
+def test_unsafe_spec_is_refused_when_the_manifest_is_read(copy: Path) -> None:
+    """The sidebar and the cohort page read manifests without loading weights: they refuse
+    a hub name too, without importing a builder."""
+    from core.models.manifest import read_manifest
+
+    _edit_spec(copy, "anterior", "arch", "timm:hf-hub:someone/model")
+    with pytest.raises(BundleError, match="models.anterior.*hf-hub"):
+        read_manifest(copy)

@@ -3,12 +3,15 @@ builds the network it names without reaching for a hub."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from core.models.build import build_model
 from core.models.aneurysm_models import ROLES, default_keys
 from core.models.registry import ModelSpec, RegistryError, get_spec, list_specs
+from core.models.spec_checks import ARCHITECTURES, check_spec_dict
 from core.schema import ORIGINAL_GROUPS, CirculationGroups
 
 
@@ -83,3 +86,50 @@ def test_demo_entries_say_they_are_not_full_size() -> None:
     for key in list_specs():
         if key.endswith("_demo"):
             assert "not the full model" in get_spec(key).note
+
+
+@pytest.mark.parametrize("key", list_specs())
+def test_every_entry_is_within_the_spec_allow_list(key: str) -> None:
+    """The allow-list names what the registry builds: a new entry with a new architecture
+    or argument fails here until the allow-list says what it may take."""
+    spec = get_spec(key)
+    assert spec.arch in ARCHITECTURES
+    assert set(spec.arch_kwargs) <= set(ARCHITECTURES[spec.arch])
+    check_spec_dict(spec.to_dict())
+
+
+@pytest.mark.parametrize(
+    "arch", ["timm:hf-hub:timm/swinv2_cr_tiny_ns_224", "timm:local-dir:/models/x", "timm:vit_base"]
+)
+def test_unknown_architectures_are_refused_before_timm(
+    arch: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("timm.create_model was reached")
+
+    monkeypatch.setattr("timm.create_model", never)
+    spec = replace(get_spec("anterior_swinv2_cr_tiny"), arch=arch)
+    with pytest.raises(RegistryError, match="not one this app builds"):
+        ModelSpec.from_dict(spec.to_dict())
+    with pytest.raises(RegistryError, match="hub and local-dir names are refused"):
+        build_model(spec)
+
+
+def test_arguments_are_allow_listed_per_architecture() -> None:
+    swin = get_spec("anterior_swinv2_cr_tiny")
+    for kwargs, message in [
+        ({"checkpoint_path": "/etc/shadow"}, "checkpoint_path"),
+        ({"pretrained_cfg_overlay": {"file": "x.pth"}}, "pretrained_cfg_overlay"),
+        ({"img_size": (4096, 4096)}, r"img_size=\[4096, 4096\] must be ints in \[16, 2048\]"),
+        ({"embed_dim": True}, "embed_dim"),  # a bool is not a width
+        ({"mlp_ratio": float("nan")}, "mlp_ratio"),
+    ]:
+        bad = replace(swin, arch_kwargs={**swin.arch_kwargs, **kwargs})
+        with pytest.raises(RegistryError, match=message):
+            ModelSpec.from_dict(bad.to_dict())
+    resnet = get_spec("posterior_resnet18_tiny")
+    with pytest.raises(RegistryError, match="allowed: none"):
+        build_model(replace(resnet, arch_kwargs={"norm_layer": "torch.nn.Identity"}))
+    wide = replace(resnet, input=replace(resnet.input, size=(4096, 64)))
+    with pytest.raises(RegistryError, match="input size"):
+        build_model(wide)

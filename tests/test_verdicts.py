@@ -131,7 +131,9 @@ def url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
     pg: str = request.getfixturevalue("pg_url")
     engine = make_engine(resolve_url(pg))
     with engine.begin() as conn:  # each test starts from an empty database
-        conn.execute(sa.text("DROP TABLE IF EXISTS verdicts, verdicts_schema_version"))
+        conn.execute(
+            sa.text("DROP TABLE IF EXISTS verdicts, verdicts_schema_version, audit_events")
+        )
     engine.dispose()
     return pg
 
@@ -517,7 +519,7 @@ def test_migration_from_v1_preserves_rows_and_defaults_new_columns(url: str) -> 
         {"finding": "Aneurysm", "agree": False, "label": 0, "comment": ""},
     ])  # fmt: skip
     with VerdictStore.open(url) as s:
-        assert s.schema_version() == migrate.head_revision() == "0003"
+        assert s.schema_version() == migrate.head_revision() == "0004"
         old = {v.finding: v for v in s.latest(CASE)}
         assert {(v.study, v.box) for v in old.values()} == {("aneurysm", None)}
         assert old["BA"].comment == "v1 note" and old["BA"].agree and old["BA"].id == 1
@@ -575,7 +577,7 @@ def test_migration_from_v2_keeps_rows_as_aneurysm_verdicts_without_a_box(url: st
         ])  # fmt: skip
     before = v2_rows(engine)
     with VerdictStore.open(url) as s:
-        assert s.schema_version() == migrate.head_revision() == "0003"
+        assert s.schema_version() == migrate.head_revision() == "0004"
         got = s.latest(CASE)
         assert [(v.id, v.study, v.box, v.finding) for v in got] == [
             (1, "aneurysm", None, "BA"),
@@ -597,7 +599,7 @@ def test_downgrade_refuses_rows_the_old_schema_cannot_hold(url: str, toy_study: 
     engine = make_engine(resolve_url(url))
     with pytest.raises(CommandError, match="1 verdicts belong to another study.*or carry a box"):
         migrate.downgrade(engine, "0002")
-    assert migrate.current_revision(engine) == "0003"
+    assert migrate.current_revision(engine) == "0004"
     engine.dispose()
     assert count_rows(url) == 2
 

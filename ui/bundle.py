@@ -5,10 +5,16 @@ cache is keyed by the resolved path and the SHA-256 of ``bundle.json``, so a reb
 bundle is reloaded and every session shares the same read-only models. Which bundle and
 which threshold set a session uses is session state, so one user's choice never changes
 another's.
+
+A bundle that cannot be loaded, for whatever reason (a refused manifest, an unreadable
+file, an error inside torch or timm), is one message in the sidebar and no active bundle:
+the pages go on without models. Names and notes from a manifest or a threshold set are
+shown as typed (:mod:`ui.text`), never as Markdown.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +28,8 @@ from core.models.manifest import is_bundle_dir, read_manifest
 from core.models.threshold_sets import load_threshold_set, saved_threshold_sets
 from core.models.thresholds import Thresholds, ThresholdsError
 from core.review.identity import BundleIdentity, bundle_identity
+from core.roots import PathOutsideRoots, inside_roots
+from ui.text import code, plain
 
 __all__ = [
     "ActiveBundle",
@@ -39,6 +47,7 @@ WHATIF_SET = "cohort what-if (unsaved)"
 _WHATIF = "whatif_thresholds"
 _ACTIVE = "active_bundle"
 _MISSING = "missing_bundle_dir"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -127,17 +136,17 @@ def _thresholds(bundle: Bundle) -> tuple[Thresholds, str]:
     try:
         return _load_set(bundle, choice), choice
     except (ThresholdsError, KeyError) as err:
-        st.sidebar.error(f"Threshold set {choice!r} cannot be used: {err}")
+        st.sidebar.error(f"Threshold set {plain(repr(choice))} cannot be used: {plain(err)}")
         return bundle.thresholds, TRAINING_SET
 
 
 def _describe(active: ActiveBundle) -> None:
     b, ident = active.bundle, active.identity
     lines = [
-        f"**{ident.name}** · id `{ident.sha256[:12]}`",
-        f"Training data: {ident.training_data}",
+        f"**{plain(ident.name, 120)}** · id `{ident.sha256[:12]}`",
+        f"Training data: {plain(ident.training_data, 200)}",
         f"Data fingerprint: `{ident.fingerprint[:12]}`" if ident.fingerprint else None,
-        f"Threshold rule: {active.thresholds.rule}",
+        f"Threshold rule: {plain(active.thresholds.rule, 200)}",
         f"Stage-1 threshold: {active.thresholds.stage1:.3f}",
         f"Device: **{'GPU' if b.device.type == 'cuda' else 'CPU'}** · {describe_device(b.device)}",
     ]
@@ -149,22 +158,34 @@ def bundle_sidebar() -> ActiveBundle | None:
     st.sidebar.subheader("Model bundle")
     default = str(paths.configured_bundle_dir())
     raw = st.sidebar.text_input("Bundle directory", value=default, key="bundle_dir").strip()
-    folder = Path(raw or default).expanduser()
     st.session_state[_ACTIVE] = st.session_state[_MISSING] = None
+    try:
+        folder = inside_roots(raw or default)  # resolved: symlinks and ".." cannot escape
+    except PathOutsideRoots as err:
+        st.sidebar.error(f"This bundle folder is refused: {err}")
+        return None
     try:
         sha = _manifest_sha(folder)
         if sha is None:
             hint = " Build the demo models on the Case review page." if _is_demo_dir(folder) else ""
-            st.sidebar.info(f"No model bundle at `{folder}`.{hint}")
+            st.sidebar.info(f"No model bundle at {code(folder)}.{hint}")
             st.session_state[_MISSING] = str(folder)
             return None
         with st.spinner("Loading models…"):
             bundle = load_bundle(folder.resolve())  # core's one bounded cache: loaded once
     except BundleError as err:
-        st.sidebar.error(f"This bundle cannot be loaded: {err}")
+        st.sidebar.error(f"This bundle cannot be loaded: {plain(err)}")
         return None
     except OSError as err:  # unreadable folder or file: say which, never a traceback
-        st.sidebar.error(f"This bundle cannot be read: {err.strerror or err} ({folder})")
+        reason = plain(err.strerror or err)
+        st.sidebar.error(f"This bundle cannot be read: {reason} ({code(folder)})")
+        return None
+    except Exception as err:  # torch, timm, safetensors...: any failure stays here
+        log.exception("bundle %s failed to load", folder)
+        st.sidebar.error(
+            f"This bundle cannot be loaded: {plain(type(err).__name__)}: {plain(err, 300)}. "
+            "The rest of the app works without it; see the server log for details."
+        )
         return None
     identity = bundle_identity(bundle.path, bundle.name, bundle.manifest_sha256, bundle.manifest)
     if identity.notice:

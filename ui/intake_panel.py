@@ -18,6 +18,7 @@ from core.cohort import OPEN_CASE_DIR, OPEN_CASE_FOCUS, OPEN_CASE_ID, OPEN_CASE_
 from core.intake import BadFile, case_from_files, case_from_zip, parse_name, read_kium_folder
 from core.review.layout import GRID_COLUMNS, GRID_ROWS, column_label, grid_cells
 from core.schema import VIEWS
+from ui.text import plain
 
 __all__ = [
     "SAMPLES_DIR",
@@ -37,6 +38,7 @@ _COHORT_CASE = "cohort_case"
 _OVERRIDE = "override::"
 _AUTO = "from file name"
 _ZIP_MAGIC = b"PK\x03\x04"
+_NAME_CHARS = 60  # a file name as a widget label: long names are cut (the tooltip has it whole)
 
 
 def sample_names() -> list[str]:
@@ -49,10 +51,10 @@ def _load_sample(name: str) -> Case | None:
     try:
         folder = read_kium_folder(SAMPLES_DIR / name)
     except BadFile as err:
-        st.error(f"Sample case {name!r} cannot be read: {err}")
+        st.error(f"Sample case {plain(name)} cannot be read: {plain(err)}")
         return None
     if not folder.indices:
-        st.error(f"Sample case {name!r} holds no images.")
+        st.error(f"Sample case {plain(name)} holds no images.")
         return None
     case = folder.load_case(folder.indices[0])
     case.case_id = f"{name} (#{case.case_id})"
@@ -129,7 +131,7 @@ def _from_cohort(folder: str, index: int) -> Case | None:
         with st.spinner("Opening the cohort patient…"):
             case = read_kium_folder(folder).load_case(index)
     except (BadFile, KeyError) as err:
-        st.error(f"Patient {index} of {Path(folder).name} cannot be opened: {err}")
+        st.error(f"Patient {index} of {plain(Path(folder).name)} cannot be opened: {plain(err)}")
         return None
     case.case_id = f"{Path(folder).name} #{case.case_id}"
     st.session_state["case_sig"], st.session_state["case"] = sig, case
@@ -194,10 +196,10 @@ def file_assignments(case: Case) -> None:
             parsed = parse_name(name).view
             auto = f"{_AUTO} ({parsed or 'not recognised'})"
             cols[i % 4].selectbox(
-                name,
+                plain(name, _NAME_CHARS),
                 [auto, *VIEWS],
                 key=f"{_OVERRIDE}{name}",
-                help=f"currently: {loaded.get(name, 'not used')}",
+                help=f"{plain(name)}: currently {loaded.get(name, 'not used')}",
             )
 
 
@@ -206,9 +208,9 @@ def show_problems(case: Case) -> None:
     bad = [p.message for p in case.problems if p.kind in ("bad_file", "too_large")]
     other = [p.message for p in case.problems if p.kind in ("duplicate", "unrecognised_name")]
     if bad:
-        st.error("**Files that could not be used**\n\n" + "\n".join(f"- {m}" for m in bad))
+        st.error("**Files that could not be used**\n\n" + "\n".join(f"- {plain(m)}" for m in bad))
     if other:
-        st.warning("**Files that need attention**\n\n" + "\n".join(f"- {m}" for m in other))
+        st.warning("**Files that need attention**\n\n" + "\n".join(f"- {plain(m)}" for m in other))
     if case.missing_views and case.views:
         st.warning(
             f"**Partial case: {len(case.views)} of {len(VIEWS)} views.** Missing: "

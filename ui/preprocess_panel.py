@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.case import Case, CleanView, SourceInfo
 from core.review.drawing import draw_preprocessing, side_by_side
+from ui.text import plain
 from ui.view_grid import view_cells
 
 __all__ = ["preprocess_panel", "source_caption"]
@@ -43,4 +44,4 @@ def preprocess_panel(case: Case, clean: Mapping[str, CleanView]) -> None:
                 caption=f"{view} · {_KIND.get(cv.record.image_type, cv.record.image_type)}",
                 output_format="JPEG",
             )
-            st.caption(source_caption(source))
+            st.caption(plain(source_caption(source), 160))

@@ -1,4 +1,8 @@
-"""Recording the reviewer's verdicts on the case page, and showing the ones stored."""
+"""Recording the reviewer's verdicts on the case page, and showing the ones stored.
+
+A successful save is also written to the audit trail, and the reviewer name typed here
+becomes the session's actor for its other audited actions (:mod:`ui.audit`).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ from core.review.verdicts import (
     seen,
 )
 from core.studies.study import StudyResult
-from core.verdicts import VerdictStoreError
+from core.verdicts import AuditAction, TargetKind, VerdictStoreError
+from ui.audit import audit, remember_actor
 from ui.cohort.reviewer import verdict_store
 
 __all__ = ["verdict_panel"]
@@ -66,17 +71,23 @@ def verdict_panel(reviewed: ReviewedCase) -> None:
         if not chosen and not missed:
             st.warning("Nothing to save: answer at least one finding or name a missed location.")
         else:
+            remember_actor(reviewer)
             try:
-                saved = verdict_store().save(
-                    build_verdicts(
-                        reviewed, reviewer.strip(), chosen, missed, comment, uuid.UUID(form_id)
-                    )
+                batch = build_verdicts(
+                    reviewed, reviewer.strip(), chosen, missed, comment, uuid.UUID(form_id)
                 )
+                saved = verdict_store().save(batch)
             except (ValueError, VerdictStoreError) as err:  # invalid field, or the database
                 st.error(f"Not saved: {err}")
             else:
                 st.success(f"Saved {len(saved)} verdict(s).")
                 st.session_state[_FORM_ID] = str(uuid.uuid4())  # the next submission is a new one
+                audit(
+                    AuditAction.SAVE_VERDICT,
+                    TargetKind.CASE,
+                    reviewed.case.content_hash(),
+                    {"verdict_ids": saved, "bundle": batch[0].bundle_hash if batch else ""},
+                )
     try:
         stored = verdict_store().latest(reviewed.case.content_hash())
     except VerdictStoreError as err:

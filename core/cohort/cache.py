@@ -16,18 +16,24 @@ Layout under ``core.paths.data_dir()/cache/cohort``::
     <key>.json             where it came from (bundle and cohort paths, when, how many)
     <key>.ci-N-S.json      bootstrap intervals of its AUROCs (N resamples, seed S)
     <key>.parts/NNNNN.parquet  chunks of an unfinished run, read back on resume
-    <key>.lock             flock'd while a batch run writes (one run per key at a time)
+    <key>.lock             flock'd while a batch run writes (one run per key at a time),
+                           removed when the run ends
 
 Every write goes to a temporary name and is renamed into place, so an interrupted run
 leaves whole chunks or nothing.
+
+The cache is bounded (:mod:`core.cohort.cache_bounds`): after each saved table, entries
+unused for more than 90 days go, then the least recently used while there are more than
+64 entries or more than 1 GiB in all. Reading a table counts as a use; an entry whose run
+holds its lock is never removed.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,11 +44,13 @@ from typing import Any
 
 import pandas as pd
 
+from core.cohort.cache_bounds import DEFAULT_BOUNDS, CacheBounds, PruneReport, entry_lock, prune
 from core.cohort.table import validate_table
 from core.intake.naming import is_candidate
 from core.models.manifest import manifest_path, sha256_file
 from core.paths import data_dir
 from core.pipeline_version import pipeline_version
+from core.roots import inside_roots
 
 __all__ = [
     "VARIANTS",
@@ -152,8 +160,17 @@ def _now() -> str:
 class PredictionCache:
     """Finished tables and the chunks of unfinished runs, one directory per app data dir."""
 
-    def __init__(self, root: str | Path | None = None) -> None:
-        self.root = Path(root) if root is not None else default_cache_root()
+    def __init__(
+        self, root: str | Path | None = None, *, bounds: CacheBounds = DEFAULT_BOUNDS
+    ) -> None:
+        """``root`` defaults to :func:`default_cache_root`, which must resolve inside the
+        writable roots (a ``data/cache`` symlinked elsewhere raises
+        :class:`~core.roots.PathOutsideRoots`); an explicit ``root`` is the caller's choice
+        (the CLI, a benchmark, a test), never a user's. ``bounds``: how much it may hold."""
+        if root is None:
+            root = inside_roots(default_cache_root(), writable=True)
+        self.root = Path(root)
+        self.bounds = bounds
 
     def table_path(self, key: CacheKey) -> Path:
         return self.root / f"{key.name}.parquet"
@@ -165,9 +182,15 @@ class PredictionCache:
         return self.table_path(key).is_file()
 
     def load(self, key: CacheKey) -> pd.DataFrame | None:
-        """The finished table, or ``None`` when this bundle has not run on this data."""
+        """The finished table, or ``None`` when this bundle has not run on this data (or
+        its entry was just pruned). A hit marks the entry as used (its table's mtime)."""
         path = self.table_path(key)
-        return self.read_table(path) if path.is_file() else None
+        try:
+            table = self.read_table(path)
+            os.utime(path)
+        except FileNotFoundError:
+            return None
+        return table
 
     @staticmethod
     def read_table(path: Path) -> pd.DataFrame:
@@ -197,7 +220,12 @@ class PredictionCache:
         tmp.replace(side)
         shutil.rmtree(self.parts_dir(key), ignore_errors=True)
         log.info("cached %d patients at %s", len(table), path)
+        self.prune(keep=key)
         return path
+
+    def prune(self, keep: CacheKey | None = None) -> PruneReport:
+        """Bring the cache under :attr:`bounds`; ``keep``'s entry is never removed."""
+        return prune(self.root, keep.name if keep is not None else None, self.bounds)
 
     def write_part(self, key: CacheKey, rows: pd.DataFrame) -> Path:
         """Append one chunk of an unfinished run."""
@@ -237,18 +265,13 @@ class PredictionCache:
         """Hold the right to run ``key``; raises :class:`CacheBusy` if another run holds it.
 
         Two sessions running the same cohort would write the same patients twice. ``flock``
-        conflicts between threads of one server too and is released if the process dies.
+        conflicts between threads of one server too and is released if the process dies;
+        pruning takes the same lock, so it never removes what a run is writing.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / f"{key.name}.lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise CacheBusy(f"another run of {key.name} is in progress") from exc
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with entry_lock(self.root, key.name) as held:
+            if not held:
+                raise CacheBusy(f"another run of {key.name} is in progress")
+            yield
 
     def clear(self, key: CacheKey) -> None:
         """Forget a table and its chunks (a rerun from scratch)."""

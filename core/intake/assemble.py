@@ -14,7 +14,10 @@ Rules, in order, for each ``(name, bytes)``:
 5. Names that carry different K-Ium indices (``12LI-A.jpg`` with ``13LV-A.jpg``) are
    reported, since one case must never mix two patients.
 
-Nothing raises for bad input: the case carries the problems and the views that loaded.
+Each file is decoded with the aneurysm study's per-view pixel cap
+(``core.limits.STUDY_MAX_PIXELS["aneurysm"]``), checked from the header, so an oversized
+view never reaches preprocessing. Nothing raises for bad input: the case carries the
+problems and the views that loaded; names in messages go through ``short_name``.
 """
 
 from __future__ import annotations
@@ -26,33 +29,35 @@ from core.case import Case, IntakeProblem, ViewImage
 from core.intake.decode import decode_image
 from core.intake.errors import IntakeError, record
 from core.intake.frames import DEFAULT_FRAME_RULE, FrameRule
-from core.intake.naming import parse_name, parse_view, safe_basename
+from core.intake.naming import parse_name, parse_view, safe_basename, short_name
 from core.schema import VIEWS, view_info
 
 __all__ = ["case_from_files"]
 
 log = logging.getLogger(__name__)
+#: The study whose per-view cap this intake applies (a key of ``STUDY_MAX_PIXELS``).
+STUDY = "aneurysm"
 _EXAMPLE = "e.g. 1428LI-A.jpg, LI-A.png or case7_RV-B.dcm"
 
 
 def _resolve_view(
     base: str, overrides: Mapping[str, str], problems: list[IntakeProblem]
 ) -> str | None:
+    shown = short_name(base)
     if base in overrides:
         view = parse_view(overrides[base])
         if view is None:
-            msg = f"{base}: the chosen view {overrides[base]!r} is not one of {', '.join(VIEWS)}"
+            chosen = short_name(overrides[base])
+            msg = f"{shown}: the chosen view {chosen!r} is not one of {', '.join(VIEWS)}"
             record(problems, IntakeProblem(base, "unrecognised_name", msg))
         return view
     parsed = parse_name(base)
     if parsed.view is None:
         if parsed.ambiguous:
-            msg = (f"{base}: the name matches several views ({', '.join(parsed.candidates)}); "
+            msg = (f"{shown}: the name matches several views ({', '.join(parsed.candidates)}); "
                    "rename the file or choose its view")  # fmt: skip
         else:
-            msg = (
-                f"{base}: no view in the file name ({_EXAMPLE}); rename the file or choose its view"
-            )
+            msg = f"{shown}: no view in the file name ({_EXAMPLE}); rename the file or choose its view"
         record(problems, IntakeProblem(base, "unrecognised_name", msg))
     return parsed.view
 
@@ -80,12 +85,13 @@ def case_from_files(
         if view is None:
             continue
         if view in views:
-            used = views[view].source.name
-            msg = f"{base}: a second file for {view} ({used} is used); this one was ignored"
+            used = short_name(views[view].source.name)
+            msg = (f"{short_name(base)}: a second file for {view} ({used} is used); "
+                   "this one was ignored")  # fmt: skip
             record(problems, IntakeProblem(base, "duplicate", msg))
             continue
         try:
-            pixels, info = decode_image(base, data, frame_rule)
+            pixels, info = decode_image(base, data, frame_rule, study=STUDY)
         except IntakeError as err:
             record(problems, err.problem())
             continue

@@ -12,57 +12,30 @@ PALETTE COLOR via ``apply_color_lut``) becomes BT.601 luma. Multi-frame runs are
 only restates the inversion.
 
 Compressed transfer syntaxes decode through the pylibjpeg plugins (JPEG baseline/extended/
-lossless, JPEG-LS, JPEG 2000, RLE). Dimensions are checked from the header before
-``pixel_array`` is touched. Only technical tags are read: no identifier, date or name tag is
-accessed, logged or copied, and error messages carry exception *types*, never values.
+lossless, JPEG-LS, JPEG 2000, RLE); deflated files are inflated under a cap. The file is
+read and its memory budget checked by :mod:`core.intake.dicomread` before ``pixel_array``
+is touched. Only technical tags are read: no identifier, date or name tag is accessed,
+logged or copied, and error messages carry exception *types*, never values.
 """
 
 from __future__ import annotations
 
-import io
-import struct
 from collections.abc import Callable, Iterator
 
 import numpy as np
-import pydicom
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi, apply_windowing
 
 from core.case import SourceInfo
+from core.intake.dicomread import DICOM_ERRORS, read_dicom
 from core.intake.errors import BadFile, IntakeError
 from core.intake.frames import DEFAULT_FRAME_RULE, FrameRule, reduce_frames
-from core.intake.guards import check_dimensions
 from core.intake.pixels import luminance, to_uint8, value_range
 
-__all__ = ["decode_dicom"]
-
-#: What pydicom and its plugins raise on malformed input (all specific; none hides a bug
-#: in our own code, which raises IntakeError and is re-raised first).
-_DICOM_ERRORS = (
-    InvalidDicomError, OSError, EOFError, ValueError, KeyError, AttributeError, TypeError,
-    IndexError, NotImplementedError, RuntimeError, struct.error,
-)  # fmt: skip
-_REQUIRED = ("Rows", "Columns", "BitsAllocated", "PhotometricInterpretation")
+__all__ = ["DICOM_ERRORS", "decode_dicom"]
 
 Transform = Callable[[np.ndarray], np.ndarray]
-
-
-def _geometry(name: str, ds: Dataset) -> int:
-    """Check the declared geometry against the limits; returns the frame count."""
-    if "PixelData" not in ds:
-        raise BadFile(
-            name, "the DICOM holds no pixel data (not an image, or the file is cut short)"
-        )
-    missing = [k for k in _REQUIRED if ds.get(k) in (None, "")]
-    if missing:
-        raise BadFile(name, f"the DICOM lacks {', '.join(missing)}, needed to read its pixels")
-    frames = int(ds.get("NumberOfFrames") or 1)
-    if frames < 1:
-        raise BadFile(name, f"the DICOM declares {frames} frames")
-    check_dimensions(name, int(ds.Columns), int(ds.Rows), frames)
-    return frames
 
 
 def _modality(ds: Dataset) -> tuple[Transform, list[str]]:
@@ -136,13 +109,21 @@ def _colour_frames(ds: Dataset, stack: np.ndarray) -> tuple[Iterator[np.ndarray]
     return (to_uint8(luminance(f), *out_range) for f in stack), notes
 
 
-def _decode(name: str, data: bytes, rule: FrameRule) -> tuple[np.ndarray, SourceInfo]:
-    ds = pydicom.dcmread(io.BytesIO(data))
-    frames = _geometry(name, ds)
+def _decode(
+    name: str, data: bytes, rule: FrameRule, study: str | None
+) -> tuple[np.ndarray, SourceInfo]:
+    ds, geo, read_notes = read_dicom(name, data, study)
+    frames = geo.frames
     syntax = ds.file_meta.get("TransferSyntaxUID")
+    # pydicom returns any frames beyond NumberOfFrames by default: past the checked budget
+    ds.pixel_array_options(allow_excess_frames=False)
     try:
         stack = ds.pixel_array
-    except _DICOM_ERRORS as err:
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as err:  # the RLE plugin (Rust) panics on damaged segments, and
+        if not isinstance(err, DICOM_ERRORS) and type(err).__name__ != "PanicException":
+            raise  # pyo3's PanicException is a BaseException; anything else is not ours
         what = syntax.name if syntax else "unknown transfer syntax"
         raise BadFile(
             name,
@@ -158,6 +139,7 @@ def _decode(name: str, data: bytes, rule: FrameRule) -> tuple[np.ndarray, Source
     pixels, how = reduce_frames(it, rule)
     if syntax is not None and syntax.is_compressed:
         notes.insert(0, f"decoded from {syntax.name}")
+    notes[:0] = read_notes
     info = SourceInfo(
         name=name,
         format="dicom",
@@ -171,14 +153,21 @@ def _decode(name: str, data: bytes, rule: FrameRule) -> tuple[np.ndarray, Source
 
 
 def decode_dicom(
-    name: str, data: bytes, frame_rule: FrameRule = DEFAULT_FRAME_RULE
+    name: str,
+    data: bytes,
+    frame_rule: FrameRule = DEFAULT_FRAME_RULE,
+    *,
+    study: str | None = None,
 ) -> tuple[np.ndarray, SourceInfo]:
-    """Decode a Part-10 DICOM held in memory; raises :class:`BadFile` / :class:`TooLarge`."""
+    """Decode a Part-10 DICOM held in memory; raises :class:`BadFile` / :class:`TooLarge`.
+
+    ``study`` adds that study's per-view pixel cap (:data:`core.limits.STUDY_MAX_PIXELS`).
+    """
     try:
-        return _decode(name, data, frame_rule)
+        return _decode(name, data, frame_rule, study)
     except IntakeError:
         raise
-    except _DICOM_ERRORS as err:
+    except DICOM_ERRORS as err:
         raise BadFile(
             name,
             f"the DICOM could not be read ({type(err).__name__}); it may be cut short or corrupt",

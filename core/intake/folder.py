@@ -23,7 +23,7 @@ from core.case import Case, IntakeProblem
 from core.intake.assemble import case_from_files
 from core.intake.errors import BadFile, IntakeError, TooLarge, record
 from core.intake.frames import DEFAULT_FRAME_RULE, FrameRule
-from core.intake.naming import is_candidate, parse_name
+from core.intake.naming import is_candidate, parse_name, short_name
 from core.schema import TRAIN_COLUMNS, SchemaError, validate_train_table
 
 __all__ = ["KiumFolder", "read_kium_folder"]
@@ -116,13 +116,15 @@ def read_kium_folder(path: str | Path) -> KiumFolder:
             continue
         parsed = parse_name(p.name)
         if parsed.view is None or parsed.index is None:
-            msg = f"{p.name}: not a K-Ium image name {{Index}}{{View}}, e.g. 1428LI-A.jpg; skipped"
+            msg = (f"{short_name(p.name)}: not a K-Ium image name {{Index}}{{View}}, "
+                   "e.g. 1428LI-A.jpg; skipped")  # fmt: skip
             record(folder.problems, IntakeProblem(p.name, "unrecognised_name", msg))
             continue
         views = folder.files.setdefault(parsed.index, {})
         if parsed.view in views:
-            msg = (f"{p.name}: a second file for Index {parsed.index} {parsed.view} "
-                   f"({views[parsed.view].name} is used); this one was ignored")  # fmt: skip
+            msg = (f"{short_name(p.name)}: a second file for Index {parsed.index} {parsed.view} "
+                   f"({short_name(views[parsed.view].name)} is used); "
+                   "this one was ignored")  # fmt: skip
             problem = IntakeProblem(p.name, "duplicate", msg)
             record(folder.problems, problem)
             folder.index_problems.setdefault(parsed.index, []).append(problem)

@@ -10,21 +10,28 @@ projection, ordinary words would match.
 A name holding two different view tokens (``LI-A_vs_RV-B.png``) is ambiguous and therefore
 unrecognised. The K-Ium index is the run of digits that starts the stem and is directly
 followed (optionally after one separator) by the view token: ``0012LI-A`` -> 12.
+
+Names in messages and logs go through :func:`short_name`: a client chooses them, so they
+may be 255 characters long, carry line breaks, or disguise their suffix with a
+right-to-left override; one line of a bounded length is what a problem list needs.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "ParsedName",
-    "safe_basename",
     "image_stem",
     "is_candidate",
+    "one_line",
     "parse_name",
     "parse_view",
+    "safe_basename",
+    "short_name",
 ]
 
 #: Suffixes intake treats as images; DICOM files also often come with no suffix at all.
@@ -34,6 +41,12 @@ _VIEW = r"([lr])[-_ ]?([iv])[-_ ]([ab])(?![a-z])"
 _TOKEN = re.compile(r"(?<![a-z])" + _VIEW, re.IGNORECASE)
 _INDEXED = re.compile(r"^(\d+)[-_ ]?" + _VIEW, re.IGNORECASE)
 _DRIVE = re.compile(r"^[A-Za-z]:")
+#: Characters kept from the start and the end of a long name in messages.
+NAME_HEAD, NAME_TAIL = 40, 20
+#: Longest message line: a reason plus a shortened name fit easily.
+MAX_LINE = 400
+#: Control, format (bidi overrides, zero-width), surrogate and line/paragraph separators.
+_UNPRINTABLE = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,30 @@ def safe_basename(name: str) -> str:
     """
     base = re.split(r"[\\/]", _DRIVE.sub("", name.strip()))[-1].strip()
     return base if base not in ("", ".", "..") else "unnamed file"
+
+
+def _printable(text: str) -> str:
+    return "".join("?" if unicodedata.category(c) in _UNPRINTABLE else c for c in text)
+
+
+def short_name(name: str) -> str:
+    """A file name as messages and logs show it: printable, one line, at most 61 characters.
+
+    Longer names keep their first 40 and last 20 characters around an ellipsis, so the
+    start (often a patient or series index) and the suffix both stay visible. Control and
+    format characters become ``?``. Used for every name intake writes into a message.
+    """
+    text = _printable(name)
+    if len(text) <= NAME_HEAD + NAME_TAIL + 1:
+        return text
+    return f"{text[:NAME_HEAD]}\u2026{text[-NAME_TAIL:]}"
+
+
+def one_line(text: str, limit: int = MAX_LINE) -> str:
+    """``text`` as one printable line of at most ``limit`` characters (for reasons that
+    quote a library's error text)."""
+    flat = _printable(" ".join(text.split()))
+    return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
 
 
 def image_stem(base: str) -> str:

@@ -1,9 +1,12 @@
 """Build a torch module from a :class:`~core.models.registry.ModelSpec`.
 
 Never reaches for a hub: timm models are created with ``pretrained=False`` and torchvision
-models with ``weights=None``. Pretrained weights come only from local files, through
-:mod:`core.models.medicalnet` and :mod:`core.models.pretrained`, or from a trained stage-1
-network through :func:`load_stage1_stem`.
+models with ``weights=None``, and every spec passes :func:`check_spec` first, so only the
+architectures and arguments of :data:`core.models.spec_checks.ARCHITECTURES` reach timm
+(a ``hf-hub:`` name or a ``checkpoint_path`` argument never does). Pretrained weights
+come only from local files, through :mod:`core.models.medicalnet` and
+:mod:`core.models.pretrained`, or from a trained stage-1 network through
+:func:`load_stage1_stem`.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from torchvision.models import resnet18
 
 from core.models.heads import CellMaxLinear
 from core.models.registry import STEMS, ModelSpec, RegistryError, get_spec
+from core.models.spec_checks import SpecRefused, check_spec_dict
 
 __all__ = [
     "STAGE1_STEM_LAYERS",
     "build_model",
     "build_from_key",
+    "check_spec",
     "stem_modules",
     "load_stage1_stem",
     "set_input_side",
@@ -80,12 +85,24 @@ def _timm(spec: ModelSpec) -> nn.Module:
     return model
 
 
+def check_spec(spec: ModelSpec) -> None:
+    """Refuse (:class:`RegistryError`) a spec whose architecture, arguments, input or label
+    count this app does not build; the same rules as reading a bundle's spec, applied here
+    too because a spec can also be made in code."""
+    try:
+        check_spec_dict(spec.to_dict())
+    except SpecRefused as exc:
+        raise RegistryError(f"spec {spec.key!r} refused: {exc}") from exc
+
+
 def build_model(spec: ModelSpec, *, seed: int | None = None) -> nn.Module:
-    """A randomly initialised network for ``spec`` (train mode, CPU).
+    """A randomly initialised network for ``spec`` (train mode, CPU), after
+    :func:`check_spec`.
 
     ``seed`` makes the initialisation reproducible without touching the global RNG state
     of the caller.
     """
+    check_spec(spec)
     family, _, name = spec.arch.partition(":")
     with torch.random.fork_rng(enabled=seed is not None):
         if seed is not None:

@@ -2,10 +2,11 @@
 
 Kept apart from :mod:`core.models.bundle` (which builds and caches models) so the rules a
 bundle must satisfy read in one place: exact field set and format version, the study it
-serves and that study's schema, the model roles that study needs, safetensors only (any
-pickle-format file in the folder is refused), and a SHA-256 per weight file. Everything
-that wants a bundle's name, thresholds, schema or hash without its weights (the cohort
-page, threshold sets, cache keys) calls :func:`read_manifest`.
+serves and that study's schema, the model roles that study needs, specs that name only
+architectures and arguments this app builds (:mod:`core.models.spec_checks`), safetensors
+only (any pickle-format file in the folder is refused), and a SHA-256 per weight file.
+Everything that wants a bundle's name, thresholds, schema or hash without its weights (the
+cohort page, threshold sets, cache keys) calls :func:`read_manifest`.
 
 Format history: v1 (``aneurysm-review-bundle``) was the aneurysm study's only format and
 had a top-level ``groups``; v2 (``review-bundle``) names its study and carries the study's
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
+from core.models.spec_checks import SpecRefused, check_spec_dict
 from core.models.thresholds import Thresholds, ThresholdsError
 from core.studies import StudyError, StudySchema, get_study
 
@@ -224,6 +226,11 @@ def parse_manifest(raw: bytes, where: Path) -> Manifest:
     for role, entry in models.items():
         if not isinstance(entry, dict) or set(entry) != _MODEL_FIELDS:
             raise BundleError(f"{where}: models.{role} must have fields {sorted(_MODEL_FIELDS)}")
+        try:  # before any builder; an empty spec (a weightless fixture) fails at load
+            if entry["spec"] != {}:
+                check_spec_dict(entry["spec"])
+        except SpecRefused as exc:
+            raise BundleError(f"{where}: models.{role} spec refused: {exc}") from exc
     if manifest["combine"] not in COMBINE_RULES:
         raise BundleError(f"{where}: unknown combine rule {manifest['combine']!r}")
     return Manifest(

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Mapping
 
 from core.models.heads import HEADS, Head
+from core.models.spec_checks import SpecRefused, check_spec_dict
 
 __all__ = [
     "BUILTIN",
@@ -39,6 +40,9 @@ _ROLE_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 STEMS: dict[str, tuple[str, int, int]] = {"resnet18:layer2": ("layer2", 128, 8)}
 class RegistryError(KeyError):
     """Unknown registry key, or a spec that cannot be used for the requested role."""
+
+    def __str__(self) -> str:  # KeyError would quote the message like a key
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ class ModelSpec:
     """One registry entry: everything needed to build, feed and explain a network."""
 
     key: str
-    arch: str  # "torchvision:resnet18" or "timm:<model name>"
+    arch: str  # a key of core.models.spec_checks.ARCHITECTURES, e.g. "torchvision:resnet18"
     role: str  # a role of the study the spec serves; also its weight file's name
     labels: tuple[str, ...]
     input: InputSpec
@@ -105,6 +109,13 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ModelSpec":
+        """A spec from its JSON form (a bundle's), refused unless every value is one this
+        app builds (:mod:`core.models.spec_checks`): a bundle may come from someone else."""
+        try:
+            check_spec_dict(d)
+        except SpecRefused as exc:
+            key = d.get("key") if isinstance(d, Mapping) else None
+            raise RegistryError(f"spec {key!r:.80} refused: {exc}") from exc
         role = d.get("role")
         if not isinstance(role, str) or not _ROLE_RE.match(role):
             raise RegistryError(f"spec {d.get('key')!r}: role {role!r} is not a role name")

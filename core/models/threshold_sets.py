@@ -11,6 +11,10 @@ exclusive create where links are unsupported), which fails when the name exists,
 concurrent saves of one new name exactly one wins and the other gets
 :class:`ThresholdsError` (a plain exists-check then write would let both report success,
 one silently replacing the other). Where hard links work, a reader never sees half a file.
+
+Every function first checks that the bundle folder resolves inside the app's allowed roots
+(:mod:`core.roots`; writable ones for a save), so no caller can read or write sets in a
+folder a user merely typed.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 
 from core.models.manifest import BundleError, is_bundle_dir, read_manifest
 from core.models.thresholds import Thresholds, ThresholdsError
+from core.roots import PathOutsideRoots, inside_roots
 
 __all__ = [
     "ORIGINAL",
@@ -48,25 +53,33 @@ THRESHOLD_DIR = "thresholds"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-def _set_path(bundle_dir: str | Path, name: str) -> Path:
+def _confined(bundle_dir: str | Path, *, writable: bool = False) -> Path:
+    """The bundle folder, resolved, when it is inside the allowed roots (see module doc)."""
+    try:
+        return inside_roots(bundle_dir, writable=writable)
+    except PathOutsideRoots as exc:
+        raise ThresholdsError(f"threshold sets are refused here: {exc}") from exc
+
+
+def _set_path(bundle_dir: str | Path, name: str, *, writable: bool = False) -> Path:
     if not _NAME_RE.match(name) or name.endswith(".json"):
         raise ThresholdsError(
             f"threshold set name {name!r}: use 1-64 letters, digits, '_', '-', '.'"
         )
-    return Path(bundle_dir) / THRESHOLD_DIR / f"{name}.json"
+    return _confined(bundle_dir, writable=writable) / THRESHOLD_DIR / f"{name}.json"
 
 
 def bundle_thresholds(bundle_dir: str | Path) -> Thresholds:
     """The thresholds the bundle was trained with, from its checked ``bundle.json``."""
     try:
-        return read_manifest(bundle_dir).thresholds
+        return read_manifest(_confined(bundle_dir)).thresholds
     except BundleError as exc:
         raise ThresholdsError(f"the bundle's own thresholds cannot be read: {exc}") from exc
 
 
 def saved_threshold_sets(bundle_dir: str | Path) -> list[str]:
     """Names of the sets saved beside the bundle, sorted; empty when none were saved."""
-    folder = Path(bundle_dir) / THRESHOLD_DIR
+    folder = _confined(bundle_dir) / THRESHOLD_DIR
     if not folder.is_dir():
         return []
     names = (p.stem for p in folder.glob("*.json"))
@@ -131,7 +144,8 @@ def save_threshold_set(
 
     ``author`` is who chose them (default: the set's own ``author``). ``bundle.json`` is
     never touched. Raises :class:`ThresholdsError` for the reserved name, an empty author,
-    a bad name, a folder that is not a bundle, or an existing set unless ``overwrite``.
+    a bad name, a folder outside the writable roots or not a bundle, or an existing set
+    unless ``overwrite``.
     """
     name = name.strip()
     if name.lower() == ORIGINAL:
@@ -139,8 +153,8 @@ def save_threshold_set(
     who = (thresholds.author if author is None else author).strip()
     if not who:
         raise ThresholdsError("say who chose these thresholds (author)")
-    path = _set_path(bundle_dir, name)
-    if not is_bundle_dir(bundle_dir):
+    path = _set_path(bundle_dir, name, writable=True)
+    if not is_bundle_dir(path.parent.parent):
         raise ThresholdsError(f"{bundle_dir} is not a bundle directory (no bundle.json)")
     now = datetime.now(UTC).isoformat(timespec="seconds")
     text = json.dumps(replace(thresholds, author=who, created=now).to_dict(), indent=2)

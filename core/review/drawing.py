@@ -1,8 +1,11 @@
 """Draw what preprocessing did onto the original image, so a reader can check it.
 
 The crop box is outlined; each masked text box is outlined and lightly filled so that it
-stays visible on a busy background. Colours are fixed here (not per call) so that every
-view, the page and the HTML report use the same legend.
+stays visible on a busy background. The light fill is a tint, for the screen: the reader
+can check that a box covers its text. Exports never draw on the original pixels but on
+:func:`core.review.redact.redacted_case`, where text and margin are filled opaquely.
+Colours are fixed here (not per call) so that every view, the page and the HTML report use
+the same legend.
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ identity, the threshold set in use, the heatmap settings, the intake problems an
 notice, so a download can be audited without the app. It serves every study. The CSV is
 long format (``section, item, field, value``) so that one file holds the patient score,
 every view, every location and the timings (aneurysm cases).
+
+Exports leave the app, so they name files by digest and cut long case ids
+(:mod:`core.review.redact`): a file name chosen by a person often carries a patient's name
+or ID. The CSV holds numbers and the schema's names only.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from core.case import Case
+from core.review.redact import case_file_names, file_token, scrub, short_id
 from core.review.reviewed import ReviewedCase, case_result
 from core.review.table import location_table, timing_table, view_table
 
@@ -24,15 +29,23 @@ __all__ = ["export_dict", "export_json", "export_csv"]
 
 
 def _case_part(case: Case) -> dict[str, Any]:
+    names = case_file_names(case)
     return {
-        "case_id": case.case_id,
+        "case_id": short_id(case.case_id),
         "content_hash": case.content_hash(),
         "views_present": sorted(case.views),
         "missing_views": case.missing_views,
-        "problems": [{"file": p.file, "kind": p.kind, "message": p.message} for p in case.problems],
+        "problems": [
+            {
+                "file": file_token(p.file) if p.file else "",
+                "kind": p.kind,
+                "message": scrub(p.message, names),
+            }
+            for p in case.problems
+        ],
         "sources": {
             v: {
-                "name": im.source.name,
+                "name": file_token(im.source.name),
                 "format": im.source.format,
                 "frames": im.source.frames,
                 "frame_rule": im.source.frame_rule,
@@ -56,8 +69,19 @@ def export_dict(reviewed: ReviewedCase) -> dict[str, Any]:
             "threshold_set": ctx.threshold_set,
         },
         "heatmaps": None if reviewed.settings is None else asdict(reviewed.settings),
-        "result": result.to_dict(),
+        "result": _result_part(reviewed),
     }
+
+
+def _result_part(reviewed: ReviewedCase) -> dict[str, Any]:
+    """The result's own record, with its case id and notes (intake messages) as exported."""
+    out = reviewed.result.to_dict()
+    names = case_file_names(reviewed.case)
+    if "case_id" in out:
+        out["case_id"] = short_id(str(out["case_id"]))
+    if "notes" in out:
+        out["notes"] = [scrub(str(n), names) for n in out["notes"]]
+    return out
 
 
 def export_json(reviewed: ReviewedCase) -> str:

@@ -3,6 +3,10 @@
 Images are inlined as base64 PNG and the styling is inline CSS, so the file opens
 anywhere, offline, and can be archived or printed as it is. Every text that came from a
 user or a file (case id, file names, messages) is HTML-escaped.
+
+The report leaves the app, so it carries no identifier (:mod:`core.review.redact`): every
+image is drawn from the redacted pixels (burned-in text and the unsearched margin filled,
+not tinted), file names in messages are digests, and a long case id is cut.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from core.review.drawing import draw_preprocessing
 from core.review.layout import GRID_COLUMNS, GRID_ROWS, column_label, view_grid
 from core.review.overlay import HeatmapSettings, case_overlays, fit
 from core.review.palette import STATUS_COLOURS, STATUS_LABELS, Status
+from core.review.redact import case_file_names, redacted_case, scrub, short_id
 from core.review.reviewed import ReviewedCase, case_result
 from core.review.table import location_table, timing_table
 
@@ -42,6 +47,10 @@ td,th{padding:2px 8px;text-align:left;border-bottom:1px solid #e4e6eb}
 .tick{position:absolute;top:-3px;width:2px;height:16px;background:#111}
 .pos{color:#c0262d;font-weight:700} .neg{color:#1f5fa8;font-weight:700}
 """
+_PREPROCESS_TITLE = (
+    "Preprocessing — crop (green) and masked text (amber) on the originals; text and the "
+    "margin outside the crop are blanked in this report"
+)
 _LOCATION_HEAD = "".join(
     f"<th>{h}</th>"
     for h in ("location", "", "probability", "threshold", "decision", "status", "reason")
@@ -105,9 +114,12 @@ def report_images(
     reviewed: ReviewedCase, max_side: int | None = REPORT_SIDE
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """``(annotated, overlays)``: each original with its preprocessing boxes drawn, and the
-    heatmap overlays as the reader saw them (empty without heatmaps), sized for the page."""
+    heatmap overlays as the reader saw them (empty without heatmaps), sized for the page.
+
+    Both are drawn on :func:`~core.review.redact.redacted_case`, never on the originals:
+    these pictures are for export only."""
     result = case_result(reviewed, "the HTML report")
-    case = reviewed.case
+    case = redacted_case(reviewed.case, reviewed.clean)
     annotated = {
         v: fit(draw_preprocessing(case.views[v].pixels, c.record), max_side)
         for v, c in reviewed.clean.items()
@@ -138,7 +150,9 @@ def html_report(reviewed: ReviewedCase, max_side: int | None = REPORT_SIDE) -> s
         else '<span class="neg">Stage 1 negative</span>'
     )
     notice = f'<div class="notice">{_e(ctx.notice)}</div>' if ctx.notice else ""
-    problems = "".join(f"<li>{_e(p.message)}</li>" for p in case.problems)
+    names = case_file_names(case)
+    problems = "".join(f"<li>{_e(scrub(p.message, names))}</li>" for p in case.problems)
+    case_id = short_id(case.case_id)
     timings = timing_table(result, reviewed.cam_ms)
     timing_rows = "".join(
         f"<tr><td>{_e(s)}</td><td class=num>{ms:.1f}</td></tr>"
@@ -151,7 +165,7 @@ def html_report(reviewed: ReviewedCase, max_side: int | None = REPORT_SIDE) -> s
         else _view_grid(overlays, _heat_title(settings))
     )
     body = f"""
-<h1>Aneurysm AI review — case {_e(case.case_id)}</h1>
+<h1>Aneurysm AI review — case {_e(case_id)}</h1>
 <div class="meta">Generated {created} · case hash {_e(case.content_hash()[:16])} ·
 bundle <b>{_e(result.bundle)}</b> ({_e(result.bundle_sha256[:12])}) ·
 training data: {_e(ctx.training_data)} ·
@@ -164,9 +178,9 @@ posterior mean {_num(g.posterior_mean)}</p>
 {f"<h2>Intake</h2><ul>{problems}</ul>" if problems else ""}
 <h2>Locations</h2>{_location_rows(location_table(result))}
 {heatmaps}
-{_view_grid(annotated, "Preprocessing — crop (green) and masked text (amber) on the originals")}
+{_view_grid(annotated, _PREPROCESS_TITLE)}
 <h2>Timings ({_e(result.timings.device)})</h2><table>{timing_rows}</table>
 {notice}
 """
-    head = f"<meta charset=utf-8><title>Case {_e(case.case_id)}</title><style>{_CSS}</style>"
+    head = f"<meta charset=utf-8><title>Case {_e(case_id)}</title><style>{_CSS}</style>"
     return f"<!doctype html><html lang=en><head>{head}</head><body>{body}</body></html>"

@@ -8,6 +8,11 @@ the migrated database agree.
 
 One table serves every study: a row names its study and its finding (one of that study's
 labels), and carries a box as four nullable pixel coordinates, all null or all set.
+
+The audit table (:class:`AuditRow`, written only through :mod:`core.verdicts.audit`) lives
+in the same database, so a deployment has one place to back up and one to secure. It is
+append-only too, and there the database enforces it: migration 0004 adds triggers that
+refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "VerdictRow"]
+__all__ = ["AuditRow", "Base", "VerdictRow"]
 
 #: A box is all four corners or none: a half-stored box would read back as no box.
 _BOX_COMPLETE = (
@@ -79,3 +84,26 @@ class VerdictRow(Base):
     reviewer: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     idempotency_key: Mapped[str] = mapped_column(String(36))
+
+
+class AuditRow(Base):
+    """One audited action: who (``actor``) did what (``action``) to which target, when.
+
+    ``target`` is a content hash for a case or cohort (never a patient identifier or a
+    file name) and a set name for a threshold set; ``detail`` is a small JSON object.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_at", "at"),
+        Index("ix_audit_events_target", "target_kind", "target"),
+        {"sqlite_autoincrement": True},  # ids are never reused, so a higher id is later
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))
+    target_kind: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -5,7 +5,7 @@ this user's alone. ``wi_base`` remembers the set the sliders were last loaded fr
 current set *is* that set until a slider moves, after which it is a hand-tuned copy that
 records where it started. Loading values happens in button callbacks, which run before
 the sliders exist in the next run (Streamlit forbids writing a widget's state after it
-was drawn).
+was drawn). Names, authors and rules of saved sets are shown as typed (:mod:`ui.text`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from core.cohort.cache import bundle_id
 from core.cohort.whatif import suggest_thresholds, with_values
 from core.models.calibration import DEFAULT_TARGET
 from core.models.threshold_rules import THRESHOLD_RULES
@@ -28,7 +29,10 @@ from core.models.threshold_sets import (
 from core.models.thresholds import Thresholds, ThresholdsError
 from core.review.figures import location_label
 from core.schema import LOCATIONS, MIDLINE, CirculationGroups, split_location
+from core.verdicts import AuditAction, TargetKind
+from ui.audit import audit, remember_actor
 from ui.bundle import TRAINING_SET, active_bundle
+from ui.text import code, plain
 
 __all__ = [
     "init_thresholds",
@@ -83,7 +87,7 @@ def _apply(bundle_dir: Path, table: pd.DataFrame) -> None:
         else:
             _load(load_threshold_set(bundle_dir, choice))
     except ThresholdsError as err:
-        st.session_state["wi_error"] = f"Threshold set {choice!r} cannot be used: {err}"
+        st.session_state["wi_error"] = f"Threshold set {plain(choice)} cannot be used: {plain(err)}"
 
 
 def source_picker(bundle_dir: Path, table: pd.DataFrame) -> None:
@@ -168,7 +172,7 @@ def save_form(bundle_dir: Path, thresholds: Thresholds) -> None:
         author = cols[1].text_input("Author", key="wi_save_author")
         overwrite = cols[2].checkbox("Replace if it exists", key="wi_save_overwrite")
         st.caption(
-            f"Current rule: {thresholds.rule}. Saved to `{bundle_dir / THRESHOLD_DIR}`; "
+            f"Current rule: {plain(thresholds.rule)}. Saved to {code(bundle_dir / THRESHOLD_DIR)}; "
             "the bundle's own thresholds in bundle.json are never changed."
         )
         if not st.form_submit_button("Save threshold set"):
@@ -176,10 +180,18 @@ def save_form(bundle_dir: Path, thresholds: Thresholds) -> None:
     try:
         path = save_threshold_set(bundle_dir, name, thresholds, author=author, overwrite=overwrite)
     except ThresholdsError as err:
-        st.error(str(err))
+        st.error(plain(err))
         return
     saved = load_threshold_set(bundle_dir, path.stem)
+    remember_actor(saved.author)
+    audit(
+        AuditAction.SAVE_THRESHOLD_SET,
+        TargetKind.THRESHOLD_SET,
+        path.stem,
+        {"bundle": bundle_id(bundle_dir)},
+    )
     st.session_state["wi_base"] = saved.to_dict()
     st.success(
-        f"Saved threshold set **{path.stem}** by {saved.author} at {saved.created} ({path})."
+        f"Saved threshold set **{plain(path.stem)}** by {plain(saved.author)} at "
+        f"{plain(saved.created)} ({code(path)})."
     )

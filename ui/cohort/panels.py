@@ -23,8 +23,10 @@ from core.cohort.pointing import hits_by_view, load_targets, view_hits
 from core.cohort.table import SCORE, has_peaks
 from core.cohort.whatif import WhatIf, location_summary
 from core.metrics.binary import pr_table, roc_table
+from core.models.thresholds import Thresholds
+from ui.text import plain
 
-__all__ = ["headline", "curves", "locations", "pointing"]
+__all__ = ["headline", "threshold_caption", "curves", "locations", "pointing"]
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -88,6 +90,12 @@ def headline(result: WhatIf, intervals: dict[str, Any] | None) -> None:
         f"{r['n_patients']} patients, {r['n_positive']} with an aneurysm. Intervals: "
         f"patient bootstrap, {(iv.get('bootstrap') or {}).get('n', '…')} resamples."
     )
+
+
+def threshold_caption(thresholds: Thresholds) -> None:
+    """Which thresholds the numbers use and who set them; the rule and the author come from
+    a saved file (typed by another user), so they are shown as typed, never as Markdown."""
+    st.caption(f"Thresholds: {plain(thresholds.rule)} — by {plain(thresholds.author)}.")
 
 
 def curves(table: pd.DataFrame, result: WhatIf, intervals: dict[str, Any] | None) -> None:

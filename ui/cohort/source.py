@@ -3,6 +3,10 @@
 The bundle is the one chosen in the sidebar (``ui.bundle``'s ``bundle_dir`` input); only
 its ``bundle.json`` is read to find a cached table, so opening a cached cohort neither
 loads a model nor runs one. The models load only when the user asks for a batch run.
+
+Both folders must resolve inside the app's allowed roots (:mod:`core.roots`), or nothing is
+read. Opening a cohort (once per session) and starting a batch run go to the audit trail,
+with the cohort named by its data fingerprint, never its folder.
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ from core.intake.errors import BadFile
 from core.intake.folder import KiumFolder, read_kium_folder
 from core.models.bundle import load_bundle
 from core.models.manifest import BundleError, is_bundle_dir, read_manifest
+from core.roots import PathOutsideRoots, inside_roots
 from core.schema import ORIGINAL_GROUPS, CirculationGroups, SchemaError, groups_of
+from core.verdicts import AuditAction, TargetKind
+from ui.audit import audit, audit_once
 
 __all__ = [
     "Source",
@@ -50,8 +57,9 @@ class Source:
 
 
 def _bundle_dir() -> Path:
+    """The sidebar's bundle folder, resolved; :class:`PathOutsideRoots` outside the roots."""
     raw = str(st.session_state.get("bundle_dir") or "").strip()
-    return Path(raw).expanduser() if raw else paths.configured_bundle_dir()
+    return inside_roots(raw or paths.configured_bundle_dir())
 
 
 def pick_source() -> Source | None:
@@ -63,25 +71,30 @@ def pick_source() -> Source | None:
         key="cohort_dir",
         help="Defaults to the demo held-out cohort. The bundle is the one chosen in the sidebar.",
     ).strip()
-    cohort = Path(raw or default).expanduser()
-    bundle = _bundle_dir()
     cam = st.toggle(
         "With CAM peaks (pointing game; slower to run)",
         key="cohort_cam",
         help="Also computes each view's stage-1 Grad-CAM peak during the batch run.",
     )
+    try:
+        cohort = inside_roots(raw or default)
+        bundle = _bundle_dir()
+        cache = PredictionCache()
+    except PathOutsideRoots as err:
+        st.error(f"This folder is refused: {err}")
+        return None
     if not cohort.is_dir():
         st.info(f"No cohort folder at `{cohort}`. Build the demo (sidebar) or enter a folder.")
         return None
     if not is_bundle_dir(bundle):
         st.info(f"No model bundle at `{bundle}`: choose one in the sidebar.")
         return None
-    cache = PredictionCache()
     key = cache_key(bundle, cohort, variant="cam" if cam else "scores")
     with_cam = replace(key, variant="cam")
     if not cam and not cache.has(key) and cache.has(with_cam):
         key = with_cam  # a table with CAM peaks also has every score
-    return Source(cohort.resolve(), bundle.resolve(), key, cache)
+    audit_once(AuditAction.OPEN_COHORT, TargetKind.COHORT, key.data, {"bundle": key.bundle})
+    return Source(cohort, bundle, key, cache)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -144,6 +157,12 @@ def offer_batch(source: Source) -> None:
     except BundleError as err:
         st.error(f"This bundle cannot be loaded: {err}")
         return
+    audit(
+        AuditAction.RUN_BUNDLE,
+        TargetKind.COHORT,
+        source.key.data,
+        {"bundle": source.key.bundle, "variant": source.key.variant, "patients": n},
+    )
     bar = st.progress(done / max(n, 1), text="Starting…")
 
     def progress(finished: int, total: int) -> None:

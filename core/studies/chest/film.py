@@ -22,7 +22,7 @@ from pydicom.multival import MultiValue
 
 from core.case import Case, IntakeProblem, ViewImage
 from core.intake.decode import decode_image
-from core.intake.dicom import _DICOM_ERRORS
+from core.intake.dicom import DICOM_ERRORS as _DICOM_ERRORS
 from core.intake.errors import IntakeError, record
 from core.intake.guards import check_bytes
 from core.intake.naming import safe_basename

@@ -34,7 +34,7 @@ import pydicom
 from PIL import Image, UnidentifiedImageError
 
 from core.intake.decode import sniff_format
-from core.intake.dicom import _DICOM_ERRORS
+from core.intake.dicom import DICOM_ERRORS as _DICOM_ERRORS
 from core.intake.errors import BadFile, IntakeError, TooLarge
 from core.intake.guards import check_bytes, check_dimensions
 from core.studies.chest.annotations import (

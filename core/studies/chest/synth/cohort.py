@@ -17,8 +17,10 @@ import logging
 import math
 import multiprocessing
 import os
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,6 +179,26 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # one process per core already; more threads only contend
 
 
+@contextmanager
+def _package_main() -> Iterator[None]:
+    """Present the project's CLI module as ``__main__`` while workers start.
+
+    A fork server's child re-runs the parent's ``__main__`` by path unless it is a
+    package's ``__main__`` module. Inside Streamlit (the app and its AppTest) ``__main__``
+    is the page script, which must never run in a worker (measured: the cohort page ran
+    in each worker and crashed it); ``python -m core`` is unaffected.
+    """
+    import core.__main__ as cli
+
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = cli
+    try:
+        yield
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
+
+
 def generate_chest_cohort(
     out: Path,
     images: int,
@@ -191,8 +213,8 @@ def generate_chest_cohort(
     one ``<image_id>.dicom`` (or ``.png`` and sizes.csv with ``png512``) per film, and
     truth.json. ``workers`` processes (default: every core; 1 renders in-process).
 
-    Workers start from a fork server, so a script that calls this with more than one
-    worker needs the usual ``if __name__ == "__main__":`` guard (``python -m core`` has it).
+    Workers start from a fork server (see :func:`_package_main` for why the caller's
+    ``__main__`` is never re-run in them).
     """
     if images < 1:
         raise ValueError(f"images must be at least 1, got {images}")
@@ -217,7 +239,10 @@ def generate_chest_cohort(
         # Workers come from a fork server, not a fork of this process: a fork taken while
         # another thread (pyarrow's allocator, OpenCV's pool) holds a lock deadlocks.
         ctx = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
+        with (
+            _package_main(),
+            ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool,
+        ):
             for n, res in enumerate(pool.map(_write_one, jobs, chunksize=chunk), 1):
                 results.append(res)
                 note(n)
