@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
 
             page.set_viewport_size({"width": WIDTH, "height": 1100})
             page.get_by_role("link", name="Cohort analysis").click()
+            # The case page's metrics linger until the cohort page replaces them: wait for
+            # the new page's title before looking for its button or metrics.
+            page.get_by_role("heading", name="Cohort analysis").wait_for(timeout=WAIT_MS)
             run = page.get_by_role("button", name="Run the model on")
             run.or_(page.locator("[data-testid=stMetric]").first).first.wait_for(timeout=WAIT_MS)
             if run.count():
