@@ -129,6 +129,22 @@ def test_every_bad_row_is_reported_and_every_good_row_kept(folder: Path, tmp_pat
     assert tuple(report.columns) == ERROR_COLUMNS and len(report) == len(ann.errors)
 
 
+def test_a_film_over_the_chest_pixel_cap_is_reported_from_its_header(tmp_path: Path) -> None:
+    """5000 x 5000 = 25 MP passes the generic side and pixel limits but not the chest
+    study's 16.8 MP cap: its rows are reported with the cap named, and nothing is decoded
+    (the file holds 16 pixels)."""
+    rows = [row("big", 3, "R1", (10, 10, 200, 200)), row("ok", 14, "R1")]
+    root = write_folder(
+        tmp_path / "cap",
+        {"big.dicom": dicom_claiming(5000, 5000), "ok.dicom": dicom(ramp(8, 8))},
+        rows,
+    )
+    ann = read_vinbigdata(root)
+    assert ann.image_ids == ["ok"] and len(ann.boxes) == 1
+    reasons = " ".join(ann.errors["reason"])
+    assert "25.0 MP" in reasons and "chest study takes at most 16.8 MP" in reasons
+
+
 def test_folder_listing_and_unusable_folders(folder: Path, tmp_path: Path) -> None:
     assert image_path(folder, "a").name == "a.dicom"
     assert image_path(folder, "b") == folder / "train" / "b.png"

@@ -30,13 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import pydicom
 from PIL import Image, UnidentifiedImageError
 
 from core.intake.decode import sniff_format
 from core.intake.dicom import DICOM_ERRORS as _DICOM_ERRORS
+from core.intake.dicomread import read_dicom_header
 from core.intake.errors import BadFile, IntakeError, TooLarge
-from core.intake.guards import check_bytes, check_dimensions
+from core.intake.guards import check_bytes, check_dimensions, check_study_pixels
+from core.studies.chest import NAME as STUDY
 from core.studies.chest.annotations import (
     ERROR_COLUMNS,
     AnnotationError,
@@ -112,9 +113,11 @@ def image_path(folder: str | Path, image_id: str) -> Path:
 
 
 def header_size(path: Path) -> Size:
-    """An image's ``(width, height)`` from its header alone, checked against the limits.
+    """An image's ``(width, height)`` from its header alone, checked against the limits and
+    the chest study's per-film pixel cap (``core.limits.STUDY_MAX_PIXELS``).
 
-    Raises :class:`BadFile` / :class:`TooLarge` like the decoder would.
+    Raises :class:`BadFile` / :class:`TooLarge` like the decoder would. A deflated DICOM
+    is inflated only as far as its header (``read_dicom_header``).
     """
     check_bytes(path.name, path.stat().st_size)
     with path.open("rb") as fh:
@@ -123,16 +126,17 @@ def header_size(path: Path) -> Size:
         raise BadFile(path.name, "not a PNG or DICOM image (the content matches neither)")
     try:
         if fmt == "dicom":
-            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["Rows", "Columns"])
+            ds = read_dicom_header(path.name, path.read_bytes())  # size checked above
             width, height = int(ds.Columns), int(ds.Rows)
         else:
             with Image.open(path) as img:
                 width, height = img.size
     except Image.DecompressionBombError as err:
         raise TooLarge(path.name, "the image declares far too many pixels") from err
-    except (UnidentifiedImageError, *_DICOM_ERRORS) as err:
+    except (UnidentifiedImageError, AttributeError, *_DICOM_ERRORS) as err:
         raise BadFile(path.name, f"the header cannot be read ({type(err).__name__})") from err
     check_dimensions(path.name, width, height)
+    check_study_pixels(path.name, width, height, STUDY)
     return width, height
 
 
