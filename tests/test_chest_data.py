@@ -420,3 +420,11 @@ def test_read_submission_reports_every_problem(tmp_path: Path) -> None:
         write_submission(pd.DataFrame([("a", 3.5, 0.5, 0, 0, 1, 1)],
                                       columns=["image_id", "class_id", "score", *BOX_COLUMNS]),
                          tmp_path / "w.csv")  # fmt: skip
+
+
+def test_a_single_upload_over_the_chest_pixel_cap_gets_a_reason() -> None:
+    """The single-film path (no folder, no sizes table) applies the same chest cap."""
+    case = chest_case([("big.dcm", dicom_claiming(5000, 5000))])
+    assert not case.views
+    assert any(p.kind == "too_large" and "chest study takes at most" in p.message
+               for p in case.problems)  # fmt: skip

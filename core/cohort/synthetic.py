@@ -23,7 +23,9 @@ from core.cohort.table import (
     validate_table,
     view_column,
 )
+from core.models.aneurysm_models import default_keys
 from core.models.manifest import manifest_document, manifest_path
+from core.models.registry import get_spec
 from core.models.thresholds import Thresholds
 from core.schema import LOCATIONS, ORIGINAL_GROUPS, TRAIN_COLUMNS, VIEWS, split_location, view_info
 from core.studies import get_study
@@ -104,12 +106,16 @@ def write_bundle_json(bundle_dir: Path, thresholds: Thresholds = FIXTURE_THRESHO
     """
     bundle_dir.mkdir(parents=True, exist_ok=True)
     study = get_study("aneurysm")
-    placeholder = {"spec": {}, "weights": "absent.safetensors", "sha256": "0" * 64, "tensors": 0}
+    models = {
+        role: {"spec": get_spec(key).to_dict(), "weights": f"{role}.safetensors",
+               "sha256": "0" * 64, "tensors": 0}
+        for role, key in default_keys("tiny").items()
+    }  # fmt: skip
     manifest = manifest_document(
         name="fixture",
         created="2026-01-01T00:00:00+00:00",
         schema=study.schema,
-        models={role: placeholder for role in study.roles},
+        models=models,
         thresholds=thresholds,
         combine="max",
         preprocessing={},

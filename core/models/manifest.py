@@ -21,8 +21,8 @@ import json
 import platform
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
@@ -226,9 +226,8 @@ def parse_manifest(raw: bytes, where: Path) -> Manifest:
     for role, entry in models.items():
         if not isinstance(entry, dict) or set(entry) != _MODEL_FIELDS:
             raise BundleError(f"{where}: models.{role} must have fields {sorted(_MODEL_FIELDS)}")
-        try:  # before any builder; an empty spec (a weightless fixture) fails at load
-            if entry["spec"] != {}:
-                check_spec_dict(entry["spec"])
+        try:  # before any builder is called
+            check_spec_dict(entry["spec"])
         except SpecRefused as exc:
             raise BundleError(f"{where}: models.{role} spec refused: {exc}") from exc
     if manifest["combine"] not in COMBINE_RULES:

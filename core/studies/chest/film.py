@@ -9,7 +9,6 @@ and the size guards behave the same for both studies, and bad files give the sam
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 from collections.abc import Sequence
@@ -17,15 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pydicom
 from pydicom.multival import MultiValue
 
 from core.case import Case, IntakeProblem, ViewImage
 from core.intake.decode import decode_image
 from core.intake.dicom import DICOM_ERRORS as _DICOM_ERRORS
+from core.intake.dicomread import read_dicom_header
 from core.intake.errors import IntakeError, record
 from core.intake.guards import check_bytes
 from core.intake.naming import safe_basename
+from core.studies.chest import NAME as STUDY
 
 __all__ = ["VIEW", "Film", "Size", "chest_case", "load_film"]
 
@@ -98,10 +98,11 @@ def _floats(value: object) -> list[float]:
 
 
 def _dicom_extras(
-    data: bytes,
+    name: str, data: bytes
 ) -> tuple[tuple[float, float] | None, tuple[tuple[float, float], ...]]:
-    """Pixel spacing (None: missing or 0) and window presets; technical tags only."""
-    ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+    """Pixel spacing (None: missing or 0) and window presets; technical tags only, read
+    through the intake's header reader (a deflated file is inflated only to its header)."""
+    ds = read_dicom_header(name, data)
     spacing = None
     for tag in ("PixelSpacing", "ImagerPixelSpacing"):
         values = _floats(ds.get(tag))
@@ -126,12 +127,12 @@ def load_film(path_or_bytes: str | Path | bytes, name: str | None = None,
         base = safe_basename(name or path.name)
         check_bytes(base, path.stat().st_size)
         data = path.read_bytes()
-    pixels, info = decode_image(base, data)
+    pixels, info = decode_image(base, data, study=STUDY)  # the chest per-film pixel cap
     spacing, windows = None, ()
     if info.format == "dicom":
         try:
-            spacing, windows = _dicom_extras(data)
-        except _DICOM_ERRORS as err:  # decoded already, so only odd tag values get here
+            spacing, windows = _dicom_extras(base, data)
+        except (IntakeError, *_DICOM_ERRORS) as err:  # decoded already: only odd tags get here
             log.warning("%s: spacing/window tags unreadable (%s)", base, type(err).__name__)
     size = original_size or (int(pixels.shape[1]), int(pixels.shape[0]))
     return Film(ViewImage(VIEW, pixels, info), size, spacing, windows)
