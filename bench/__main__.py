@@ -18,6 +18,7 @@ BENCHES = [
     "bench.case_page",
     "bench.cohort",
     "bench.chest_synth",
+    "bench.chest_models",
 ]
 
 

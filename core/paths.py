@@ -18,6 +18,7 @@ __all__ = [
     "configured_bundle_dir",
     "data_dir",
     "demo_bundle_dir",
+    "chest_demo_bundle_dir",
     "demo_cohort_dir",
 ]
 
@@ -38,6 +39,12 @@ def data_dir() -> Path:
 def demo_bundle_dir(root: Path | None = None) -> Path:
     """The demo bundle under ``root`` (default :func:`data_dir`)."""
     return (root or data_dir()) / "bundles" / "demo"
+
+
+def chest_demo_bundle_dir(root: Path | None = None) -> Path:
+    """The chest demo's ensemble bundle under ``root``; its members sit beside it in
+    ``chest-demo-members/``."""
+    return (root or data_dir()) / "bundles" / "chest-demo"
 
 
 def demo_cohort_dir(split: str, root: Path | None = None) -> Path:

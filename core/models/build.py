@@ -1,5 +1,10 @@
 """Build a torch module from a :class:`~core.models.registry.ModelSpec`.
 
+Architectures outside this module (a study's detectors) plug in through
+:func:`register_builder`; the registry's built-in modules register theirs on import, and
+:func:`build_model` loads them before it dispatches, so a spec read from a bundle builds in
+a fresh process. This module imports no study.
+
 Never reaches for a hub: timm models are created with ``pretrained=False`` and torchvision
 models with ``weights=None``, and every spec passes :func:`check_spec` first, so only the
 architectures and arguments of :data:`core.models.spec_checks.ARCHITECTURES` reach timm
@@ -12,6 +17,7 @@ come only from local files, through :mod:`core.models.medicalnet` and
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 import timm
 import torch
@@ -19,11 +25,13 @@ from torch import nn
 from torchvision.models import resnet18
 
 from core.models.heads import CellMaxLinear
-from core.models.registry import STEMS, ModelSpec, RegistryError, get_spec
-from core.models.spec_checks import SpecRefused, check_spec_dict
+from core.models.registry import STEMS, ModelSpec, RegistryError, _load_builtin, get_spec
+from core.models.spec_checks import ARCHITECTURES, SpecRefused, check_spec_dict
 
 __all__ = [
     "STAGE1_STEM_LAYERS",
+    "Builder",
+    "register_builder",
     "build_model",
     "build_from_key",
     "check_spec",
@@ -35,6 +43,32 @@ __all__ = [
 
 #: The stage-1 ResNet18 layers a location model can start from (the ResNet stem to layer2).
 STAGE1_STEM_LAYERS = ("conv1", "bn1", "layer1", "layer2")
+
+
+#: Builds the network of a spec (already checked); registered per architecture.
+Builder = Callable[[ModelSpec], nn.Module]
+_BUILDERS: dict[str, Builder] = {}
+
+
+def register_builder(arch: str, fn: Builder) -> Builder:
+    """Make :func:`build_model` build ``arch`` with ``fn``; returns ``fn``.
+
+    The architecture must already be allow-listed in
+    :data:`core.models.spec_checks.ARCHITECTURES` (with the arguments it may take), so a
+    builder never widens what a bundle from someone else can ask for.
+    """
+    if arch not in ARCHITECTURES:
+        raise RegistryError(f"{arch!r} is not in spec_checks.ARCHITECTURES: allow-list it first")
+    _BUILDERS[arch] = fn
+    return fn
+
+
+def _registered_builder(arch: str) -> Builder | None:
+    """The builder registered for ``arch``, importing the registry's built-in modules
+    first (they register the builders of their studies)."""
+    if arch not in _BUILDERS:
+        _load_builtin()
+    return _BUILDERS.get(arch)
 
 
 def _resnet18(in_chans: int, num_classes: int, **kwargs: object) -> nn.Module:
@@ -111,6 +145,9 @@ def build_model(spec: ModelSpec, *, seed: int | None = None) -> nn.Module:
             return _torchvision_resnet18(spec)
         if family == "timm" and name:
             return _timm(spec)
+        builder = _registered_builder(spec.arch)
+        if builder is not None:
+            return builder(spec)
     raise RegistryError(f"{spec.key}: no builder for architecture {spec.arch!r}")
 
 

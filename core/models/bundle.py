@@ -96,6 +96,11 @@ class Bundle:
     def study(self) -> str:
         return self.schema.study
 
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """The study-specific settings block (empty when the bundle has none)."""
+        return self.manifest.get("settings") or {}
+
     def model(self, role: str) -> nn.Module:
         return self.models[role]
 
@@ -105,11 +110,8 @@ class Bundle:
 
 def _check_specs(specs: Mapping[str, ModelSpec], schema: StudySchema) -> None:
     study = get_study(schema.study)
-    if set(specs) != set(study.roles):
-        raise BundleError(
-            f"a {study.name} bundle needs exactly the roles {list(study.roles)}, "
-            f"got {sorted(specs)}"
-        )
+    if (why := study.role_problem(specs)) is not None:
+        raise BundleError(why)
     for role, spec in specs.items():
         if spec.role != role:
             raise BundleError(f"spec {spec.key!r} has role {spec.role!r}, given as {role!r}")
@@ -134,6 +136,7 @@ def save_bundle(
     training_data: Mapping[str, Any] | None = None,
     metrics: Mapping[str, Any] | None = None,
     notes: str = "",
+    settings: Mapping[str, Any] | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write a bundle directory and return its path.
@@ -142,7 +145,8 @@ def save_bundle(
     must cover exactly its labels. ``preprocessing`` defaults to
     :func:`core.models.inputs.preprocessing_record` (stage-1 transform, resize
     interpolation per role, crop/text-fill version). ``training_data`` is the trainer's
-    data fingerprint, ``metrics`` its validation metrics. The state dicts are checked
+    data fingerprint, ``metrics`` its validation metrics, ``settings`` the study-specific
+    block (checked by the study, as on loading). The state dicts are checked
     against what each spec builds before anything is written.
     """
     from core.models.inputs import preprocessing_record
@@ -151,7 +155,12 @@ def save_bundle(
     try:
         _check_specs(specs, schema)
         thresholds = thresholds.require(schema.labels)
-    except (StudyError, ValueError) as exc:
+        check_settings = get_study(schema.study).check_settings
+        if settings and check_settings is None:
+            raise ValueError(f"the {schema.study} study takes no bundle settings")
+        if settings and check_settings is not None:
+            check_settings(settings)
+    except (StudyError, ValueError, TypeError, KeyError) as exc:
         raise BundleError(str(exc)) from exc
     if combine not in COMBINE_RULES:
         raise BundleError(f"unknown A/B combine rule {combine!r}; use one of {COMBINE_RULES}")
@@ -159,7 +168,7 @@ def save_bundle(
         raise BundleError(f"{out} already holds a bundle; pass overwrite=True to replace it")
     out.mkdir(parents=True, exist_ok=True)
     entries: dict[str, Any] = {}
-    for role in get_study(schema.study).roles:
+    for role in specs:
         state = {k: v.detach().cpu().contiguous() for k, v in models[role].state_dict().items()}
         with torch.device("meta"):  # shapes only: no memory, no initialisation cost
             expected = build_model(specs[role]).state_dict()
@@ -185,9 +194,12 @@ def save_bundle(
         training_data=training_data,
         metrics=metrics,
         notes=notes,
+        settings=settings,
     )
     manifest_path(out).write_text(json.dumps(manifest, indent=2, default=json_default))
-    log.info("saved bundle %s (%s: %s)", out, schema.study, ", ".join(s.key for s in specs.values()))
+    log.info(
+        "saved bundle %s (%s: %s)", out, schema.study, ", ".join(s.key for s in specs.values())
+    )
     return out
 
 
@@ -239,7 +251,7 @@ def load_bundle(path: str | Path, device: str | torch.device | None = None) -> B
             _CACHE.move_to_end(key)
             return _CACHE[key]
         refuse_pickles(folder)
-        roles = get_study(manifest.study).roles
+        roles = manifest.roles
         entries = manifest.raw["models"]
         try:
             specs = {r: ModelSpec.from_dict(entries[r]["spec"]) for r in roles}

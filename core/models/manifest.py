@@ -65,12 +65,14 @@ _FIELDS = {
     "format", "format_version", "name", "created", "study", "models", "thresholds",
     "combine", "preprocessing", "training_data", "metrics", "libraries", "notes",
 }  # fmt: skip
+#: Fields a manifest may leave out: ``settings`` (study-specific: a chest bundle's reader
+#: fusion, ensemble fusion and classifier rule) came after the first v2 files.
+_OPTIONAL = {"settings"}
 _MODEL_FIELDS = {"spec", "weights", "sha256", "tensors"}
 
 
 class BundleError(RuntimeError):
     """A bundle cannot be written or loaded; the message names the file and the reason."""
-
 
 
 def sha256_file(path: Path) -> str:
@@ -130,9 +132,13 @@ def manifest_document(
     training_data: Mapping[str, Any] | None = None,
     metrics: Mapping[str, Any] | None = None,
     notes: str = "",
+    settings: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The JSON document of a v2 ``bundle.json``: the one place its fields are assembled."""
-    return {
+    """The JSON document of a v2 ``bundle.json``: the one place its fields are assembled.
+
+    ``settings`` is written only when given, so a bundle without study settings keeps the
+    exact bytes it had before the field existed."""
+    doc = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "name": name,
@@ -147,6 +153,9 @@ def manifest_document(
         "libraries": libraries(),
         "notes": notes,
     }
+    if settings is not None:
+        doc["settings"] = dict(settings)
+    return doc
 
 
 def manifest_path(folder: str | Path) -> Path:
@@ -190,6 +199,16 @@ class Manifest:
     def preprocessing(self) -> Mapping[str, Any]:
         return self.raw["preprocessing"]
 
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        """Study-specific settings (empty when the bundle has none)."""
+        return self.raw.get("settings") or {}
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The model roles this bundle holds, in file order."""
+        return tuple(self.raw["models"])
+
 
 def parse_manifest(raw: bytes, where: Path) -> Manifest:
     """Check and type the bytes of ``where``'s ``bundle.json``; :class:`BundleError` says why
@@ -207,7 +226,7 @@ def parse_manifest(raw: bytes, where: Path) -> Manifest:
             f"{where}: not a {FORMAT} v{FORMAT_VERSION} bundle "
             f"(format={manifest.get('format')!r}, version={manifest.get('format_version')!r})"
         )
-    missing, unknown = _FIELDS - set(manifest), set(manifest) - _FIELDS
+    missing, unknown = _FIELDS - set(manifest), set(manifest) - _FIELDS - _OPTIONAL
     if missing or unknown:
         raise BundleError(
             f"{where}: bundle.json fields missing={sorted(missing)} unknown={sorted(unknown)}"
@@ -219,10 +238,20 @@ def parse_manifest(raw: bytes, where: Path) -> Manifest:
     except (StudyError, ThresholdsError, TypeError, ValueError) as exc:
         raise BundleError(f"{where}: malformed bundle.json ({exc})") from exc
     models = manifest["models"]
-    if not isinstance(models, dict) or set(models) != set(study.roles):
-        raise BundleError(
-            f"{where}: a {study.name} bundle's models must be exactly {list(study.roles)}"
-        )
+    if not isinstance(models, dict):
+        raise BundleError(f"{where}: bundle.json models must be an object")
+    if (why := study.role_problem(models)) is not None:
+        raise BundleError(f"{where}: {why}")
+    settings = manifest.get("settings", {})
+    if not isinstance(settings, dict):
+        raise BundleError(f"{where}: bundle.json settings must be an object")
+    if settings and study.check_settings is None:
+        raise BundleError(f"{where}: the {study.name} study takes no bundle settings")
+    if study.check_settings is not None:
+        try:
+            study.check_settings(settings)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise BundleError(f"{where}: bundle.json settings refused ({exc})") from exc
     for role, entry in models.items():
         if not isinstance(entry, dict) or set(entry) != _MODEL_FIELDS:
             raise BundleError(f"{where}: models.{role} must have fields {sorted(_MODEL_FIELDS)}")

@@ -1,4 +1,8 @@
-"""``python -m core predict BUNDLE DATA OUT.csv``: run a bundle on a K-Ium folder.
+"""``python -m core predict BUNDLE DATA OUT.csv``: run a bundle on a folder.
+
+A chest bundle (its ``bundle.json`` names the study) goes to
+:mod:`core.studies.chest.predict_cli` and writes the VinBigData submission; an aneurysm
+bundle runs on a K-Ium folder as below.
 
 Writes three tables:
 
@@ -31,6 +35,7 @@ from core.intake.errors import IntakeError
 from core.intake.folder import KiumFolder, read_kium_folder
 from core.models.bundle import BundleError, load_bundle
 from core.models.inference import iter_predict_cases
+from core.models.manifest import read_manifest
 from core.models.result import CaseResult
 from core.models.threshold_sets import load_threshold_set
 from core.models.thresholds import ThresholdsError
@@ -54,7 +59,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cam-method", default=DEFAULT_METHOD, choices=sorted(METHODS))
     parser.add_argument("--thresholds", help="named threshold set in BUNDLE/thresholds/")
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
-    parser.add_argument("--cases-per-batch", type=int, default=8, help="patients per model pass")
+    parser.add_argument(
+        "--cases-per-batch", type=int, default=8, help="patients (chest: films) per model pass"
+    )
 
 
 def output_paths(out: Path) -> dict[str, Path]:
@@ -95,6 +102,15 @@ def _rows(r: CaseResult) -> tuple[dict[str, object], dict[str, object], list[dic
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        study = read_manifest(args.bundle).study
+    except BundleError as err:
+        log.error("%s", err)
+        return 2
+    if study == "chest":
+        from core.studies.chest.predict_cli import run_chest
+
+        return run_chest(args)
     try:
         bundle = load_bundle(args.bundle, device=args.device)
         thresholds = load_threshold_set(args.bundle, args.thresholds) if args.thresholds else None
@@ -137,6 +153,10 @@ def run(args: argparse.Namespace) -> int:
             w_view.writerows(views)
     log.info(
         "%d cases (%d partial, %d with file problems, %d without any view) -> %s",
-        len(folder), n_partial, n_problems, n_empty, ", ".join(str(p) for p in paths.values()),
+        len(folder),
+        n_partial,
+        n_problems,
+        n_empty,
+        ", ".join(str(p) for p in paths.values()),
     )
     return 1 if (n_partial or n_problems or folder.problems) else 0

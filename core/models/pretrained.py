@@ -7,6 +7,11 @@ model's channel count by timm's ``adapt_input_conv`` (a one-channel stem sums th
 kernels, so a grey image gives the response the RGB network gave to the same grey image);
 the ImageNet classifier head, whose shape differs, is dropped. The report says what loaded,
 and a file from which nothing loads raises :class:`NoMatchingWeights`.
+
+Detectors (:func:`load_detector_weights`) take a local COCO file of the same family (names
+as the model's own) or an ImageNet classifier file of its backbone (names without the
+backbone's prefix, which is added); each detector architecture says where its backbone and
+stem sit with a :class:`WeightLayout`, registered by the module that builds it.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from timm.models import adapt_input_conv
 from timm.models.swin_transformer_v2_cr import checkpoint_filter_fn as swinv2_cr_filter
 from torch import nn
 
-from core.models.registry import ModelSpec
+from core.models.registry import ModelSpec, _load_builtin
 
 __all__ = [
     "WeightsError",
@@ -34,6 +39,10 @@ __all__ = [
     "strip_prefix",
     "load_into",
     "load_imagenet",
+    "WeightLayout",
+    "register_layout",
+    "adapt_stem",
+    "load_detector_weights",
 ]
 
 log = logging.getLogger(__name__)
@@ -151,4 +160,69 @@ def load_imagenet(model: nn.Module, spec: ModelSpec, path: str | Path) -> LoadRe
     if stem in state and stem in target and state[stem].shape[1] != target[stem].shape[1]:
         state[stem] = adapt_input_conv(target[stem].shape[1], state[stem])
         report.adapted.append(stem)
+    return load_into(model, state, report)
+
+
+@dataclass(frozen=True)
+class WeightLayout:
+    """Where a detector's parts sit in its state dict, for mapping pretrained files.
+
+    ``backbone`` prefixes the tensors of its classification backbone (an ImageNet file
+    names them without it); ``stem`` is the first convolution's weight, the one tensor
+    whose input channels may differ (RGB file, grey model); ``stem_groups`` is how many
+    RGB copies that convolution sees side by side (YOLOX's ``Focus`` stacks 4 shifted
+    copies of the image, so its 12 RGB channels become 4 grey ones).
+    """
+
+    backbone: str
+    stem: str
+    stem_groups: int = 1
+
+
+_LAYOUTS: dict[str, WeightLayout] = {}
+
+
+def register_layout(arch: str, layout: WeightLayout) -> WeightLayout:
+    """Say where ``arch``'s backbone and stem are (called by the module that builds it)."""
+    _LAYOUTS[arch] = layout
+    return layout
+
+
+def adapt_stem(weight: torch.Tensor, in_chans: int, groups: int = 1) -> torch.Tensor:
+    """A first-convolution weight for ``in_chans`` input channels (in ``groups`` side-by-side
+    copies): each group's RGB kernels are adapted by timm's ``adapt_input_conv`` (summed
+    for one channel)."""
+    out, file_chans = weight.shape[:2]
+    if file_chans % groups or in_chans % groups:
+        raise WeightsError(f"stem of {file_chans} channels cannot split into {groups} groups")
+    parts = weight.reshape(out, groups, file_chans // groups, *weight.shape[2:]).unbind(1)
+    return torch.cat([adapt_input_conv(in_chans // groups, p) for p in parts], dim=1)
+
+
+def load_detector_weights(model: nn.Module, spec: ModelSpec, path: str | Path) -> LoadReport:
+    """Initialise a detector built from ``spec`` from a local COCO or ImageNet weight file.
+
+    Tensors are matched by name, as the file names them (a detector checkpoint of the same
+    family) or under the backbone's prefix (a classifier checkpoint of the backbone),
+    whichever fits more; the stem is adapted to the model's channels; class-specific
+    heads, whose shapes differ (91 or 80 COCO classes against 14), are skipped and said so.
+    """
+    if spec.arch not in _LAYOUTS:
+        _load_builtin()
+    layout = _LAYOUTS.get(spec.arch)
+    if layout is None:
+        raise WeightsError(f"{spec.arch}: no weight layout registered for this architecture")
+    state = strip_prefix(read_state_dict(path))
+    target = model.state_dict()
+    prefixed = {layout.backbone + k: v for k, v in state.items()}
+    if sum(k in target for k in prefixed) > sum(k in target for k in state):
+        state = prefixed
+    report = LoadReport(source=str(path))
+    stem = layout.stem
+    if stem in state and stem in target and state[stem].shape[1] != target[stem].shape[1]:
+        try:
+            state[stem] = adapt_stem(state[stem], target[stem].shape[1], layout.stem_groups)
+            report.adapted.append(stem)
+        except (WeightsError, NotImplementedError) as exc:
+            report.skipped[stem] = f"stem not adaptable ({exc})"
     return load_into(model, state, report)

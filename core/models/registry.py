@@ -38,6 +38,8 @@ _ROLE_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 #: Convolutional stems a timm model's patch embedding can be replaced with: the layers of a
 #: torchvision ResNet18 up to and including the named one (``core.models.build``).
 STEMS: dict[str, tuple[str, int, int]] = {"resnet18:layer2": ("layer2", 128, 8)}
+
+
 class RegistryError(KeyError):
     """Unknown registry key, or a spec that cannot be used for the requested role."""
 
@@ -139,7 +141,7 @@ class ModelSpec:
 EntryFn = Callable[..., ModelSpec]
 _REGISTRY: dict[str, EntryFn] = {}
 #: Modules whose import registers the built-in entries; loaded on the first look-up.
-BUILTIN: tuple[str, ...] = ("core.models.aneurysm_models",)
+BUILTIN: tuple[str, ...] = ("core.models.aneurysm_models", "core.models.chest_models")
 
 
 def register(fn: EntryFn) -> EntryFn:

@@ -84,11 +84,22 @@ _SWINV2_CR: dict[str, KwargRule] = {
     "drop_path_rate": KwargRule("float", 0.0, 1.0),
     "attn_drop_rate": KwargRule("float", 0.0, 1.0),
 }
+#: The chest detectors on a ResNet18-FPN (core.studies.chest.detectors): only the FPN's
+#: width may be chosen (a multiple of 32, which the builder checks).
+_RESNET18_FPN: dict[str, KwargRule] = {"fpn_channels": KwargRule("int", 32, 256)}
 #: Every architecture a spec may name, with the keyword arguments it may pass to the
-#: builder. torchvision's ResNet18 takes none (its stem and head are set from the spec).
+#: builder. torchvision's ResNet18 takes none (its stem and head are set from the spec);
+#: the effdet and YOLOX detectors take none either (the name fixes their size).
 ARCHITECTURES: Mapping[str, Mapping[str, KwargRule]] = {
     "torchvision:resnet18": {},
     "timm:swinv2_cr_tiny_ns_224": _SWINV2_CR,
+    "torchvision:fasterrcnn_resnet18_fpn": _RESNET18_FPN,
+    "torchvision:fcos_resnet18_fpn": _RESNET18_FPN,
+    "effdet:efficientdet_d0": {},
+    "effdet:tf_efficientdet_lite0": {},
+    "yolox:yolox_nano": {},
+    "yolox:yolox_tiny": {},
+    "yolox:yolox_s": {},
 }
 
 

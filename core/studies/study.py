@@ -138,6 +138,11 @@ class StudyResult(Protocol):
 Predictor = Callable[[Any, Iterable["Case"]], Iterator[StudyResult]]
 #: Checks a bundle's model specs against its schema; raises ``ValueError`` with a reason.
 SpecCheck = Callable[[Mapping[str, Any], StudySchema], None]
+#: Says what is wrong with a bundle's set of model roles, or None when the study takes it
+#: (for studies whose bundles vary: one detector, a classifier, or an ensemble of both).
+RoleCheck = Callable[[frozenset[str]], "str | None"]
+#: Checks a bundle's study-specific ``settings`` block; raises ``ValueError`` with a reason.
+SettingsCheck = Callable[[Mapping[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,9 @@ class Study:
     """A study's declaration: everything common code needs to serve it.
 
     ``roles`` are the model roles its bundle holds (their names are the weight files);
+    a study whose bundles hold varying roles (the chest study: a detector, a classifier,
+    or an ensemble of several detectors and a classifier) gives ``check_roles`` instead,
+    and ``check_settings`` vets the study-specific ``settings`` block a bundle may carry;
     ``rules`` name threshold rules of :mod:`core.models.threshold_rules`; ``metrics`` name
     the figures its cohort evaluation reports; ``verbs`` the ``python -m core`` commands
     that serve it; ``predict`` runs a bundle, ``check_specs`` vets a bundle's models. A
@@ -164,6 +172,8 @@ class Study:
     verbs: tuple[str, ...]
     predict: Predictor | None = None
     check_specs: SpecCheck | None = None
+    check_roles: RoleCheck | None = None
+    check_settings: SettingsCheck | None = None
     notice: str = ""  # shown beside results, e.g. what the demo models were trained on
 
     def __post_init__(self) -> None:
@@ -172,6 +182,15 @@ class Study:
         if self.unit == "views" and not self.schema.views:
             raise StudyError(f"study {self.name!r}: a unit of views needs view names")
         _names("roles", self.roles)
+
+    def role_problem(self, roles: Iterable[str]) -> str | None:
+        """Why a bundle holding ``roles`` is not one of this study's, or None if it is."""
+        got = frozenset(roles)
+        if self.check_roles is not None:
+            return self.check_roles(got)
+        if got != frozenset(self.roles):
+            return f"a {self.name} bundle needs exactly the roles {list(self.roles)}, got {sorted(got)}"
+        return None
 
     def describe(self) -> dict[str, Any]:
         """The JSON ``python -m core studies`` prints."""

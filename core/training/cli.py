@@ -1,4 +1,9 @@
-"""``python -m core train DATA OUT``: train a two-stage bundle on a labelled K-Ium folder.
+"""``python -m core train DATA OUT``: train a bundle on a labelled folder.
+
+``--study aneurysm`` (the default) trains the two-stage bundle on a K-Ium folder;
+``--study chest --model frcnn|effdet|fcos|classifier --aug SET`` trains one chest network
+on a VinBigData folder (:mod:`core.studies.chest.train`), the readers' boxes fused first
+by ``--fusion`` (recorded in the bundle).
 
 Runs unchanged under ``torchrun --nproc_per_node=N -m core train ...`` (DDP; rank 0 writes).
 ``--groups view-shows`` puts each base location in the circulation whose views show it
@@ -27,7 +32,9 @@ log = logging.getLogger(__name__)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("data", type=Path, help="K-Ium folder with train.csv and {Index}{View}.jpg")
+    parser.add_argument(
+        "data", type=Path, help="labelled folder: K-Ium, or VinBigData with --study chest"
+    )
     parser.add_argument("out", type=Path, help="bundle directory to write")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="demo")
     parser.add_argument("--epochs", type=int, help="override the epochs of every stage")
@@ -56,11 +63,60 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: GPU when present)")
     parser.add_argument("--threads", type=int, help="torch CPU threads per process")
     parser.add_argument("--bootstrap", type=int, default=200, help="resamples for validation CIs")
+    parser.add_argument("--study", choices=("aneurysm", "chest"), default="aneurysm")
+    chest = parser.add_argument_group("chest (--study chest) only")
+    from core.studies.chest.augment import AUG_SETS
+    from core.studies.chest.fusion import METHODS
+    from core.studies.chest.train import MODELS
+
+    chest.add_argument("--model", choices=sorted(MODELS), default="frcnn")
+    chest.add_argument("--aug", choices=AUG_SETS, default="original", help="augmentation set")
+    chest.add_argument("--side", type=int, help="square input side in px (default: the model's)")
+    chest.add_argument("--batch-size", type=int, default=4)
+    chest.add_argument("--lr", type=float, help="learning rate (default: the family's)")
+    chest.add_argument(
+        "--fusion",
+        choices=METHODS,
+        default="wbf",
+        help="how readers' boxes are fused before training",
+    )
+    chest.add_argument("--fusion-iou", type=float, default=0.4, help="IoU of the readers' fusion")
+    chest.add_argument(
+        "--pretrained", type=Path, help="local COCO/ImageNet weights (.safetensors or .pth)"
+    )
+    chest.add_argument(
+        "--abnormal-only", action="store_true", help="detectors train on abnormal films only"
+    )
+    chest.add_argument(
+        "--backbone-from",
+        type=Path,
+        help="classifier: start from this frcnn bundle's ResNet18 backbone",
+    )
+
+
+def _run_chest(args: argparse.Namespace) -> int:
+    from core.studies.chest.fusion import FusionSettings
+    from core.studies.chest.train import ChestTrainOptions, train_chest
+
+    opts = ChestTrainOptions(
+        model=args.model, aug=args.aug, side=args.side, epochs=args.epochs or 6,
+        batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+        val_fraction=0.2 if args.val_fraction is None else args.val_fraction,
+        fusion=FusionSettings(method=args.fusion, iou_thr=args.fusion_iou), resume=args.resume,
+        checkpoints=args.checkpoints, device=args.device, pretrained=args.pretrained,
+        abnormal_only=args.abnormal_only, backbone_from=args.backbone_from,
+    )  # fmt: skip
+    out = train_chest(args.data, args.out, opts)
+    if out is not None:
+        log.info("bundle written to %s", out)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.study == "chest":
+        return _run_chest(args)
     overrides = {} if args.val_fraction is None else {"val_fraction": args.val_fraction}
     profile = get_profile(args.profile).with_overrides(epochs=args.epochs, **overrides)
     opts = TrainOptions(

@@ -42,7 +42,7 @@ from core.training.evaluate import ScoreFn, validate
 from core.training.profiles import StageConfig
 from core.training.sampling import ShardedSampler
 
-__all__ = ["FitResult", "fit", "Progress"]
+__all__ = ["FitResult", "fit", "Progress", "cosine_schedule", "epoch_seed"]
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class _Run:
     cpu_bf16: bool
 
 
-def _epoch_seed(seed: int, epoch: int, rank: int) -> int:
+def epoch_seed(seed: int, epoch: int, rank: int) -> int:
     return int(np.random.SeedSequence([seed, epoch, rank]).generate_state(1)[0])
 
 
@@ -90,7 +90,7 @@ def _seed_worker(worker_id: int) -> None:
     np.random.seed(torch.initial_seed() % 2**32)
 
 
-def _schedule(total_steps: int, warmup_fraction: float) -> Callable[[int], float]:
+def cosine_schedule(total_steps: int, warmup_fraction: float) -> Callable[[int], float]:
     """Linear warm-up then cosine decay to zero, as a multiplier of the base learning rate."""
     warm = max(1, int(warmup_fraction * total_steps))
 
@@ -139,7 +139,7 @@ def _build(
     trainable = [p for p in model.parameters() if p.requires_grad]  # frozen layers stay out
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = cfg.epochs * len(loader)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(total, cfg.warmup_fraction))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, cosine_schedule(total, cfg.warmup_fraction))
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda")
     return _Run(
         model, net, loader, sampler, loss_fn.to(device), opt, sched, scaler, device,
@@ -224,7 +224,7 @@ def fit(
     with bar, logging_redirect_tqdm():
         for epoch in range(state.epoch + 1, cfg.epochs):
             run.sampler.set_epoch(epoch)
-            torch.manual_seed(_epoch_seed(seed, epoch, info.rank))
+            torch.manual_seed(epoch_seed(seed, epoch, info.rank))
 
             def on_step(step: int, epoch: int = epoch) -> None:
                 if progress is not None and info.is_main:

@@ -3,13 +3,18 @@ case, three readers' boxes), registered.
 
 Part 1 of the study brings its data and its yardstick: intake of the VinBigData layout,
 the synthetic cohort with three readers, reader fusion, COCO/YOLO/submission formats and
-the competition metric. Its detectors (and so ``predict`` and bundles) come next.
+the competition metric. Part 2 its models: detector families and a normal/abnormal
+classifier in the model registry (:mod:`core.models.chest_models`), their training
+(:mod:`.train`), WBF ensembles and the classifier rule (:mod:`.ensemble`, :mod:`.rule`),
+run by :mod:`.runner`. A chest bundle holds a detector, a classifier or an ensemble
+(:mod:`.roles`).
 """
 
 from __future__ import annotations
 
 from core.studies import register_study
 from core.studies.chest.classes import ALL_LABELS
+from core.studies.chest.roles import check_settings, check_specs, role_problem
 from core.studies.study import Study, StudySchema
 
 __all__ = ["NAME", "STUDY"]
@@ -27,7 +32,10 @@ STUDY = register_study(
         rules=(),
         metrics=("map_iou40", "ap_per_class", "ap_by_size", "normal_auroc", "coco_map"),
         pages=(),
-        verbs=("synth", "fuse", "coco", "evaluate"),
+        verbs=("synth", "fuse", "coco", "train", "ensemble", "predict", "evaluate", "study"),
+        check_specs=check_specs,
+        check_roles=role_problem,
+        check_settings=check_settings,
         notice="Synthetic chest films and boxes — not for clinical use.",
     )
 )

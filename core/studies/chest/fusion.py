@@ -18,6 +18,7 @@ the box ``0 0 1 1`` the submission format uses.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -107,9 +108,18 @@ def fuse_boxes(
     scores: list[np.ndarray],
     labels: list[np.ndarray],
     settings: FusionSettings = DEFAULT_FUSION,
+    weights: Sequence[float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fuse one image's per-source ``(n_i, 4)`` normalised boxes (one list entry per reader
-    or model) -> ``(boxes, scores, labels)``. Also how a later detector ensemble fuses."""
+    or model) -> ``(boxes, scores, labels)``. Also how a detector ensemble fuses
+    (:mod:`ensemble`): ``weights`` (one per source, ``ensemble-boxes``' meaning) weigh WBF's
+    averages and scale NMS scores; ``union`` takes none (:class:`FusionError`)."""
+    if weights is not None:
+        w = np.asarray(weights, float).ravel()
+        if len(w) != len(boxes) or not np.all(np.isfinite(w) & (w >= 0)) or w.sum() <= 0:
+            raise FusionError(f"weights {list(w)} are not {len(boxes)} non-negative numbers")
+        if settings.method == "union":
+            raise FusionError("the union keeps boxes as they are: it takes no weights")
     if not any(len(b) for b in boxes):
         return np.zeros((0, 4)), np.zeros(0), np.zeros(0, dtype=int)
     lists = [np.asarray(b, float).reshape(-1, 4) for b in boxes]
@@ -122,7 +132,7 @@ def fuse_boxes(
             warnings.simplefilter("ignore")
             if settings.method == "wbf":
                 out = weighted_boxes_fusion(
-                    lists, s_lists, l_lists, iou_thr=settings.iou_thr,
+                    lists, s_lists, l_lists, weights=weights, iou_thr=settings.iou_thr,
                     skip_box_thr=settings.skip_box_thr, conf_type=settings.conf_type,
                 )  # fmt: skip
             else:
@@ -130,6 +140,7 @@ def fuse_boxes(
                 out = nms(
                     [b[k] for b, k in zip(lists, kept)], [s[k] for s, k in zip(s_lists, kept)],
                     [v[k] for v, k in zip(l_lists, kept)], iou_thr=settings.iou_thr,
+                    weights=weights,
                 )  # fmt: skip
     fused, fused_scores, fused_labels = out
     return np.asarray(fused, float), np.asarray(fused_scores, float), np.asarray(fused_labels, int)

@@ -250,4 +250,16 @@ def evaluate_chest(
     )  # fmt: skip
     source |= {"rejected_rows": len(annotations.errors), "no_finding_box": list(NO_FINDING_BOX)}
     head = {"study": "chest", "predictions": Path(pred_path).name, "data": Path(data).name}
-    return head | {"map_iou40": report.pop("map_iou40"), "ground_truth": source} | report
+    out = head | {"map_iou40": report.pop("map_iou40"), "ground_truth": source} | report
+    plain = Path(pred_path).with_name(f"{Path(pred_path).stem}.without_rule.csv")
+    if plain.is_file():  # predict wrote the same boxes without the classifier rule
+        other = chest_report(
+            read_submission(plain), truth, annotations.sizes, n_boot=n_boot, seed=seed
+        )
+        out["without_rule"] = {
+            "predictions": plain.name, "map_iou40": other["map_iou40"],
+            "ci95": (other.get("ci95") or {}).get("map"),
+            "normal_abnormal_auroc": other["normal_abnormal_auroc"],
+            "per_class_ap": {k: v["ap"] for k, v in other["per_class"].items()},
+        }  # fmt: skip
+    return out
