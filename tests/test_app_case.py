@@ -326,6 +326,27 @@ def test_bad_bundle_directory_gives_a_clear_error(
     assert "Upload a patient's eight views" in texts(at.info)
 
 
+def test_a_bundle_of_a_study_without_pages_is_named_not_loaded(
+    app_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.models.build import build_model
+    from core.models.bundle import save_bundle
+    from core.models.registry import get_spec
+    from core.studies import get_study
+    from core.studies.chest.train_eval import fixed_thresholds
+
+    spec = get_spec("chest_classifier", size=32)
+    chest = save_bundle(tmp_path / "chest", {"classifier": build_model(spec)}, {"classifier": spec},
+                        fixed_thresholds(), schema=get_study("chest").schema, preprocessing={})  # fmt: skip
+    monkeypatch.setenv("REVIEW_BUNDLE", str(chest))  # the directory box's default; see SIDEBAR_NOTE
+    at = new_app().run()
+    assert_clean(at)
+    assert "Chest X-ray" in texts(at.sidebar.info) and "no page for that study" in texts(
+        at.sidebar.info
+    )
+    assert not texts(at.sidebar.error)
+
+
 def test_no_bundle_offers_the_demo_build(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sample_cases: list[Path]
 ) -> None:
@@ -545,8 +566,17 @@ def test_a_failed_audit_write_warns_and_the_page_goes_on(
 
 @pytest.mark.parametrize(
     "typed",
-    [HOSTILE, "# heading", "- item", "1. first", "> quote", "a_b_c *x* `c` ~~s~~ $x$ &lt; |t|",
-     ":red[alarm]", "![img](http://x/y.png)", "line\n# two"],
+    [
+        HOSTILE,
+        "# heading",
+        "- item",
+        "1. first",
+        "> quote",
+        "a_b_c *x* `c` ~~s~~ $x$ &lt; |t|",
+        ":red[alarm]",
+        "![img](http://x/y.png)",
+        "line\n# two",
+    ],
 )
 def test_plain_escapes_every_markdown_construct(typed: str) -> None:
     """Removing each escape gives back what was typed (newlines as spaces), and no Markdown

@@ -29,6 +29,7 @@ from core.models.threshold_sets import load_threshold_set, saved_threshold_sets
 from core.models.thresholds import Thresholds, ThresholdsError
 from core.review.identity import BundleIdentity, bundle_identity
 from core.roots import PathOutsideRoots, inside_roots
+from core.studies import get_study
 from ui.text import code, plain
 
 __all__ = [
@@ -170,6 +171,13 @@ def bundle_sidebar() -> ActiveBundle | None:
             hint = " Build the demo models on the Case review page." if _is_demo_dir(folder) else ""
             st.sidebar.info(f"No model bundle at {code(folder)}.{hint}")
             st.session_state[_MISSING] = str(folder)
+            return None
+        study = get_study(read_manifest(folder).study)
+        if not study.pages:  # a bundle of a study the app cannot show yet: say so, load nothing
+            st.sidebar.info(
+                f"{code(folder)} is a {plain(study.title)} bundle; this app has no page for "
+                "that study yet. Choose another bundle directory."
+            )
             return None
         with st.spinner("Loading models…"):
             bundle = load_bundle(folder.resolve())  # core's one bounded cache: loaded once
