@@ -32,6 +32,7 @@ from core.studies.chest.submission import PREDICTION_COLUMNS
 __all__ = [
     "Boxes",
     "ChestOutput",
+    "boxes_frame",
     "ChestRunner",
     "classify_batch",
     "detect_batch",
@@ -217,27 +218,34 @@ def detector_no_finding(scores: np.ndarray) -> float:
     return float(1.0 - np.max(scores)) if len(scores) else 1.0
 
 
+def boxes_frame(films: Iterable[tuple[str, tuple[int, int], Boxes, float | None]]) -> pd.DataFrame:
+    """Prediction rows (:data:`PREDICTION_COLUMNS`) of ``(image_id, original size, boxes,
+    "No finding" score or None)`` per film: boxes clipped to the film, then the film's "No
+    finding" row (None: from the boxes' own confidence, :func:`detector_no_finding`)."""
+    rows: list[tuple] = []
+    for image_id, (w, h), (boxes, scores, labels), no_finding in films:
+        clipped = np.clip(boxes, 0, [w, h, w, h]) if len(boxes) else boxes
+        rows += [
+            (image_id, int(c), float(s), *map(float, b)) for b, s, c in zip(clipped, scores, labels)
+        ]
+        nf = detector_no_finding(scores) if no_finding is None else no_finding
+        rows.append((image_id, NO_FINDING_ID, float(nf), 0.0, 0.0, 1.0, 1.0))
+    frame = pd.DataFrame(rows, columns=list(PREDICTION_COLUMNS))
+    return frame.astype({"image_id": str, "class_id": int})
+
+
 def predictions_frame(outputs: Iterable[ChestOutput], *, stage: str = "final") -> pd.DataFrame:
     """Prediction rows (:data:`PREDICTION_COLUMNS`, original pixels) of one stage, each
     film with its "No finding" row: ``final`` (after the classifier rule, with the rule's
     "No finding" score), ``fused`` (the rule left out: the boxes, and "No finding" from
     the detectors' own confidence, :func:`detector_no_finding`), or a member role's boxes."""
-    rows: list[tuple] = []
-    for out in outputs:
-        boxes, scores, labels = (
+
+    def stage_of(out: ChestOutput) -> Boxes:
+        return (
             out.final if stage == "final" else out.fused if stage == "fused" else out.members[stage]
         )
-        w, h = out.size
-        clipped = np.clip(boxes, 0, [w, h, w, h]) if len(boxes) else boxes
-        rows += [
-            (out.image_id, int(c), float(s), *map(float, b))
-            for b, s, c in zip(clipped, scores, labels)
-        ]
-        nf = (
-            out.no_finding
-            if stage == "final" and out.no_finding is not None
-            else detector_no_finding(scores)
-        )
-        rows.append((out.image_id, NO_FINDING_ID, float(nf), 0.0, 0.0, 1.0, 1.0))
-    frame = pd.DataFrame(rows, columns=list(PREDICTION_COLUMNS))
-    return frame.astype({"image_id": str, "class_id": int})
+
+    return boxes_frame(
+        (o.image_id, o.size, stage_of(o), o.no_finding if stage == "final" else None)
+        for o in outputs
+    )

@@ -25,12 +25,10 @@ from core.studies.chest.calibrate import calibrate_thresholds
 from core.studies.chest.classes import ALL_LABELS, NO_FINDING, NO_FINDING_ID
 from core.studies.chest.dataset import FilmCache
 from core.studies.chest.metric import match_all, mean_average_precision
-from core.studies.chest.runner import Boxes, classify_batch, detect_batch, detector_no_finding
-from core.studies.chest.submission import PREDICTION_COLUMNS
+from core.studies.chest.runner import Boxes, boxes_frame, classify_batch, detect_batch
 
 __all__ = [
     "cached_batches",
-    "detections_frame",
     "validate_detector",
     "validate_classifier",
     "fixed_thresholds",
@@ -53,21 +51,6 @@ def cached_batches(films: FilmCache, ids: Sequence[str], batch_size: int = 8):  
         yield chunk, torch.from_numpy(x[:, None]), [films.sizes[i] for i in chunk]
 
 
-def detections_frame(found: dict[str, Boxes], sizes: dict[str, tuple[int, int]]) -> pd.DataFrame:
-    """Prediction rows for ``{image_id: boxes}``, each film with a detector "No finding"."""
-    rows: list[tuple] = []
-    for image_id, (boxes, scores, labels) in found.items():
-        w, h = sizes[image_id]
-        clipped = np.clip(boxes, 0, [w, h, w, h]) if len(boxes) else boxes
-        rows += [
-            (image_id, int(c), float(s), *map(float, b)) for b, s, c in zip(clipped, scores, labels)
-        ]
-        rows.append((image_id, NO_FINDING_ID, detector_no_finding(scores), 0.0, 0.0, 1.0, 1.0))
-    return pd.DataFrame(rows, columns=list(PREDICTION_COLUMNS)).astype(
-        {"image_id": str, "class_id": int}
-    )
-
-
 def _truth(fused: pd.DataFrame, ids: Sequence[str]) -> pd.DataFrame:
     return fused[fused["image_id"].astype(str).isin(set(ids))][
         ["image_id", "class_id", "x_min", "y_min", "x_max", "y_max"]
@@ -84,7 +67,7 @@ def validate_detector(
     found: dict[str, Boxes] = {}
     for chunk, x, sizes in cached_batches(films, val_ids):
         found |= dict(zip(chunk, detect_batch(model, x.to(device), sizes)))
-    pred = detections_frame(found, films.sizes)
+    pred = boxes_frame((i, films.sizes[i], b, None) for i, b in found.items())
     truth = _truth(fused, val_ids)
     score, per_class = mean_average_precision(match_all(pred, truth, list(val_ids)))
     calibrated = calibrate_thresholds(pred, truth, list(val_ids))
