@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from core.models.registry import InputSpec, ModelSpec, RegistryError, register
 from core.studies.chest.classes import CLASSES
+from core.studies.chest.roles import CLASSIFIER, CLASSIFIER_LABELS, DETECTOR
 from core.studies.chest.detectors import FCOS_ARCH, FRCNN_ARCH, yolox_available
 from core.studies.chest.detectors.torchvision_families import DEFAULT_FPN_CHANNELS
 
@@ -37,9 +38,10 @@ __all__ = [
     "DETECTOR_ROLE",
 ]
 
-DETECTOR_ROLE = "detector"
-CLASSIFIER_ROLE = "classifier"
-CLASSIFIER_LABELS: tuple[str, ...] = ("Abnormal",)
+# The role names and the classifier's label are the chest study's (core.studies.chest.roles,
+# which checks bundles); named here as the registry entries use them.
+DETECTOR_ROLE = DETECTOR
+CLASSIFIER_ROLE = CLASSIFIER
 DEFAULT_DETECTOR_SIDE = 512
 DEFAULT_CLASSIFIER_SIDE = 256
 #: ImageNet statistics averaged over RGB: what a grey film looks like to an RGB-trained

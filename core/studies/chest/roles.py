@@ -28,7 +28,6 @@ __all__ = [
     "role_problem",
     "detector_roles",
     "check_settings",
-    "bundle_kind",
     "check_specs",
     "CLASSIFIER_LABELS",
 ]
@@ -63,14 +62,6 @@ def role_problem(roles: frozenset[str]) -> str | None:
     if DETECTOR in detectors and len(detectors) > 1:
         return "a chest ensemble names each detector 'detector_<member>'; a lone 'detector' is a single bundle"
     return None
-
-
-def bundle_kind(roles: Iterable[str]) -> str:
-    """``detector``, ``classifier`` or ``ensemble`` (for labels in the UI and logs)."""
-    detectors = detector_roles(roles)
-    if len(detectors) > 1 or (detectors and CLASSIFIER in set(roles)):
-        return "ensemble"
-    return "detector" if detectors else "classifier"
 
 
 def check_settings(settings: Mapping[str, Any]) -> None:

@@ -142,20 +142,23 @@ class ChestRunner:
         )
         self.rule = rule if rule is not None else stored
 
-    def _input(self, role: str, films: Sequence[np.ndarray]) -> torch.Tensor:
-        spec = self.bundle.spec(role)
-        side = spec.input.size[0]
-        x = np.stack([resize_film(p, side) for p in films]).astype(np.float32) / 255.0
-        return torch.from_numpy(x[:, None]).to(self.bundle.device)
+    def _input(self, role: str, films: Sequence[np.ndarray],
+               inputs: dict[int, torch.Tensor]) -> torch.Tensor:  # fmt: skip
+        """The films at ``role``'s side, resized once per side per batch (members of an
+        ensemble usually share one)."""
+        side = self.bundle.spec(role).input.size[0]
+        if side not in inputs:
+            x = np.stack([resize_film(p, side) for p in films]).astype(np.float32) / 255.0
+            inputs[side] = torch.from_numpy(x[:, None]).to(self.bundle.device)
+        return inputs[side]
 
-    def _detect(
-        self, role: str, films: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]]
-    ) -> list[Boxes]:
-        return detect_batch(self.bundle.model(role), self._input(role, films), sizes)
+    def _detect(self, role: str, films: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]],
+                inputs: dict[int, torch.Tensor]) -> list[Boxes]:  # fmt: skip
+        return detect_batch(self.bundle.model(role), self._input(role, films, inputs), sizes)
 
-    def _classify(self, films: Sequence[np.ndarray]) -> np.ndarray:
+    def _classify(self, films: Sequence[np.ndarray], inputs: dict[int, torch.Tensor]) -> np.ndarray:
         spec = self.bundle.spec(CLASSIFIER)
-        x = self._input(CLASSIFIER, films)
+        x = self._input(CLASSIFIER, films, inputs)
         return classify_batch(
             self.bundle.model(CLASSIFIER), x, spec.input.mean[0], spec.input.std[0]
         )
@@ -170,12 +173,13 @@ class ChestRunner:
         ``sizes`` the original ``(width, height)`` each film's boxes are wanted in."""
         timings: dict[str, float] = {}
         members: dict[str, list[Boxes]] = {}
+        inputs: dict[int, torch.Tensor] = {}  # per side; models never write to their input
         for role in self.detectors:
             t = time.perf_counter()
-            members[role] = self._detect(role, films, sizes)
+            members[role] = self._detect(role, films, sizes, inputs)
             timings[role] = (time.perf_counter() - t) * 1000 / max(len(films), 1)
         t = time.perf_counter()
-        p = self._classify(films) if self.classifier else [None] * len(films)
+        p = self._classify(films, inputs) if self.classifier else [None] * len(films)
         if self.classifier:
             timings[CLASSIFIER] = (time.perf_counter() - t) * 1000 / max(len(films), 1)
         outputs = []

@@ -27,6 +27,7 @@ from sklearn.model_selection import train_test_split
 from core.models.build import build_model
 from core.models.bundle import save_bundle
 from core.models.registry import ModelSpec, get_spec
+from core.studies import get_study
 from core.studies.chest.augment import AUG_SETS
 from core.studies.chest.classes import NO_FINDING_ID
 from core.studies.chest.detectors import yolox_available
@@ -226,7 +227,7 @@ def train_chest(
     }  # fmt: skip
     path = save_bundle(
         out, {role: model.cpu()}, {role: spec}, thresholds,
-        schema=_schema(), name=opts.name or out.name,
+        schema=get_study("chest").schema, name=opts.name or out.name,
         preprocessing={"resize": f"whole film to {side}x{side}, aspect not kept, INTER_AREA", "scale": "[0, 1]", "side": side},
         training_data=_fingerprint(data, films, train_ids, val_ids, opts),
         metrics=metrics,
@@ -236,12 +237,6 @@ def train_chest(
     )  # fmt: skip
     shutdown_distributed(info)
     return path
-
-
-def _schema():  # noqa: ANN202 - the chest study's schema, looked up when needed
-    from core.studies import get_study
-
-    return get_study("chest").schema
 
 
 def _fingerprint(
