@@ -7,7 +7,7 @@ typed:
 
 * ``REVIEW_DATA_DIR`` (default ``./data``): bundles, cohorts, caches, the verdict database;
 * ``REVIEW_ALLOWED_ROOTS``: extra folders, separated by ``os.pathsep`` (``:`` on Linux);
-* ``REVIEW_BUNDLE``: the bundle folder the operator pointed the app at;
+* ``REVIEW_BUNDLE`` and ``REVIEW_CHEST_BUNDLE``: the bundle folders the operator pointed the app at;
 * the committed sample cases (``assets/samples``), for reading only.
 
 Checking the *resolved* path is what stops a symlink inside ``data/`` that points to
@@ -57,8 +57,9 @@ def allowed_roots(*, writable: bool = False) -> tuple[Path, ...]:
     candidates: list[Path] = [paths.data_dir()]
     extra = os.environ.get(ALLOWED_ROOTS_ENV, "")
     candidates += [Path(p.strip()) for p in extra.split(os.pathsep) if p.strip()]
-    if os.environ.get(paths.BUNDLE_ENV):
-        candidates.append(paths.configured_bundle_dir())
+    for study, env in paths.BUNDLE_ENVS.items():
+        if os.environ.get(env):
+            candidates.append(paths.configured_bundle_dir(study))
     if not writable:
         candidates.append(paths.SAMPLES)
     roots: list[Path] = []

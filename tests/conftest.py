@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from chest_fixtures import chest_env, tiny_chest_bundle, tiny_chest_cohort  # noqa: F401
 from models_fixtures import fixed_thresholds, write_tiny_bundle
 
 from core import paths

@@ -259,12 +259,18 @@ def test_a_toy_study_verdict_round_trips_with_its_box(
     assert store.save(sent) == ids  # a retry with boxes lands on the same rows
     with pytest.raises(VerdictSaveError, match="reused the save key"):
         store.save([toy_verdict(idempotency_key=sent[0].idempotency_key, box=(0, 0, 1, 1))])
-    (moved,) = store.save([toy_verdict(box=(11, 21, 111, 221))])
+    # Another box of the same class is another finding: both stay latest. Judging the
+    # first box again supersedes only that box's verdict.
+    (other,) = store.save([toy_verdict(box=(11, 21, 111, 221))])
+    (again,) = store.save([toy_verdict(agree=False)])
     history = store.history(CASE3, "Nodule")
     assert [(h.box, h.superseded_by) for h in history] == [
-        (BOX, moved),
+        (BOX, again),
         ((11.0, 21.0, 111.0, 221.0), None),
+        (BOX, None),
     ]
+    latest = {(v.finding, v.box): v.id for v in store.latest(CASE3)}
+    assert latest[("Nodule", BOX)] == again and latest[("Nodule", (11.0, 21.0, 111.0, 221.0))] == other
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,12 @@ bundle is reloaded and every session shares the same read-only models. Which bun
 which threshold set a session uses is session state, so one user's choice never changes
 another's.
 
+Each study has its own bundle: the sidebar shows the panel of the study whose page is
+open, with its own directory box, threshold set and demo, so choosing a chest bundle never
+unloads the aneurysm one. Session keys of the aneurysm study keep their original names
+(the cohort page's hand-over and saved links use them); other studies' are prefixed
+(:func:`session_key`).
+
 A bundle that cannot be loaded, for whatever reason (a refused manifest, an unreadable
 file, an error inside torch or timm), is one message in the sidebar and no active bundle:
 the pages go on without models. Names and notes from a manifest or a threshold set are
@@ -39,6 +45,7 @@ __all__ = [
     "bundle_sidebar",
     "active_bundle",
     "offer_demo_build",
+    "session_key",
 ]
 
 #: Selector entry for the thresholds written into ``bundle.json`` at training time.
@@ -48,7 +55,24 @@ WHATIF_SET = "cohort what-if (unsaved)"
 _WHATIF = "whatif_thresholds"
 _ACTIVE = "active_bundle"
 _MISSING = "missing_bundle_dir"
+_DIR = "bundle_dir"
 log = logging.getLogger(__name__)
+
+
+def session_key(study: str, name: str) -> str:
+    """This session's key for ``name`` (``bundle_dir``, ``threshold_set``...) of ``study``:
+    the aneurysm study's is ``name`` itself, another study's ``<study>_<name>``."""
+    return name if study == "aneurysm" else f"{study}_{name}"
+
+
+def _demo_builder(study: str):  # noqa: ANN202 - a build function; imported only to build
+    if study == "chest":
+        from core.studies.chest.demo import build_chest_demo
+
+        return build_chest_demo
+    from core.demo import build_demo
+
+    return build_demo
 
 
 @dataclass(frozen=True)
@@ -60,6 +84,10 @@ class ActiveBundle:
     thresholds: Thresholds
     threshold_set: str
 
+    @property
+    def study(self) -> str:
+        return self.bundle.study
+
 
 def _manifest_sha(folder: Path) -> str | None:
     """SHA-256 of ``bundle.json`` (None when absent): the cache key of a loaded bundle.
@@ -69,31 +97,31 @@ def _manifest_sha(folder: Path) -> str | None:
     return read_manifest(folder).sha256 if is_bundle_dir(folder) else None
 
 
-def _is_demo_dir(folder: Path) -> bool:
-    return folder.resolve() == paths.demo_bundle_dir().resolve()
+def _is_demo_dir(folder: Path, study: str) -> bool:
+    return folder.resolve() == paths.study_demo_bundle_dir(study).resolve()
 
 
-def offer_demo_build() -> None:
-    """When the demo bundle is the one wanted and it does not exist yet, offer to train it
-    (a page calls this where a reader looks: the top of the page, not the sidebar)."""
-    folder = st.session_state.get(_MISSING)
-    if folder is None or not _is_demo_dir(Path(folder)):
+def offer_demo_build(study: str = "aneurysm") -> None:
+    """When ``study``'s demo bundle is the one wanted and it does not exist yet, offer to
+    train it (a page calls this where a reader looks: the top of the page, not the
+    sidebar)."""
+    folder = st.session_state.get(session_key(study, _MISSING))
+    if folder is None or not _is_demo_dir(Path(folder), study):
         return
     with st.container(border=True):
         st.markdown(
             "**No models yet.** Build the demo bundle: small models trained on a "
             "synthetic cohort (a few minutes on a CPU)."
         )
-        if not st.button("Build demo models", type="primary", key="build_demo"):
+        if not st.button("Build demo models", type="primary", key=session_key(study, "build_demo")):
             return
-        from core.demo import build_demo  # heavy: imported only when building
-
+        build = _demo_builder(study)  # heavy: imported only when building
         bar = st.progress(0.0, text="Building the demo bundle…")
 
         def progress(fraction: float, message: str) -> None:
             bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
 
-        build_demo(paths.data_dir(), progress=progress)
+        build(paths.data_dir(), progress=progress)
     st.rerun()
 
 
@@ -101,18 +129,20 @@ def _load_set(bundle: Bundle, name: str) -> Thresholds:
     if name == TRAINING_SET:
         return bundle.thresholds
     if name == WHATIF_SET:
-        return Thresholds.from_dict(st.session_state[_WHATIF])
+        return Thresholds.from_dict(st.session_state[session_key(bundle.study, _WHATIF)])
     return load_threshold_set(bundle.path, name)
 
 
 def _adopt_handover(bundle: Bundle) -> None:
-    """Thresholds sent by the cohort page: select them, as an unsaved set if they differ
-    from the set it selected (see :mod:`core.cohort` for the hand-over keys)."""
-    raw = st.session_state.pop(OPEN_CASE_THRESHOLDS, None)
+    """Thresholds sent by the study's cohort page: select them, as an unsaved set if they
+    differ from the set it selected (see :mod:`core.cohort` for the hand-over keys)."""
+    study = bundle.study
+    raw = st.session_state.pop(session_key(study, OPEN_CASE_THRESHOLDS), None)
     if raw is None:
         return
-    st.session_state[_WHATIF] = raw
-    current = st.session_state.get(THRESHOLD_SET, TRAINING_SET)
+    set_key = session_key(study, THRESHOLD_SET)
+    st.session_state[session_key(study, _WHATIF)] = raw
+    current = st.session_state.get(set_key, TRAINING_SET)
     try:
         sent, chosen = Thresholds.from_dict(raw), _load_set(bundle, current)
         same = current != WHATIF_SET and (sent.stage1, sent.labels) == (
@@ -122,18 +152,19 @@ def _adopt_handover(bundle: Bundle) -> None:
     except ThresholdsError:
         same = False
     if not same:
-        st.session_state[THRESHOLD_SET] = WHATIF_SET
+        st.session_state[set_key] = WHATIF_SET
 
 
 def _thresholds(bundle: Bundle) -> tuple[Thresholds, str]:
     """The threshold set this session picked: training, a saved set, or a cohort what-if."""
     _adopt_handover(bundle)
+    set_key = session_key(bundle.study, THRESHOLD_SET)
     names = [TRAINING_SET, *saved_threshold_sets(bundle.path)]
-    if _WHATIF in st.session_state:
+    if session_key(bundle.study, _WHATIF) in st.session_state:
         names.append(WHATIF_SET)
-    if st.session_state.get(THRESHOLD_SET) not in names:
-        st.session_state.pop(THRESHOLD_SET, None)  # e.g. a set of another bundle
-    choice = st.sidebar.selectbox("Threshold set", names, key=THRESHOLD_SET)
+    if st.session_state.get(set_key) not in names:
+        st.session_state.pop(set_key, None)  # e.g. a set of another bundle
+    choice = st.sidebar.selectbox("Threshold set", names, key=set_key)
     try:
         return _load_set(bundle, choice), choice
     except (ThresholdsError, KeyError) as err:
@@ -148,18 +179,23 @@ def _describe(active: ActiveBundle) -> None:
         f"Training data: {plain(ident.training_data, 200)}",
         f"Data fingerprint: `{ident.fingerprint[:12]}`" if ident.fingerprint else None,
         f"Threshold rule: {plain(active.thresholds.rule, 200)}",
-        f"Stage-1 threshold: {active.thresholds.stage1:.3f}",
+        None
+        if active.thresholds.stage1 is None
+        else f"Stage-1 threshold: {active.thresholds.stage1:.3f}",
         f"Device: **{'GPU' if b.device.type == 'cuda' else 'CPU'}** · {describe_device(b.device)}",
     ]
     st.sidebar.caption("  \n".join(line for line in lines if line))
 
 
-def bundle_sidebar() -> ActiveBundle | None:
-    """Render the sidebar bundle panel and remember this session's active bundle."""
+def bundle_sidebar(study: str = "aneurysm") -> ActiveBundle | None:
+    """Render ``study``'s sidebar bundle panel and remember this session's active bundle
+    of that study (the panel of the study whose page is open)."""
     st.sidebar.subheader("Model bundle")
-    default = str(paths.configured_bundle_dir())
-    raw = st.sidebar.text_input("Bundle directory", value=default, key="bundle_dir").strip()
-    st.session_state[_ACTIVE] = st.session_state[_MISSING] = None
+    default = str(paths.configured_bundle_dir(study))
+    key = session_key(study, _DIR)
+    raw = st.sidebar.text_input("Bundle directory", value=default, key=key).strip()
+    st.session_state[session_key(study, _ACTIVE)] = None
+    st.session_state[session_key(study, _MISSING)] = None
     try:
         folder = inside_roots(raw or default)  # resolved: symlinks and ".." cannot escape
     except PathOutsideRoots as err:
@@ -168,15 +204,17 @@ def bundle_sidebar() -> ActiveBundle | None:
     try:
         sha = _manifest_sha(folder)
         if sha is None:
-            hint = " Build the demo models on the Case review page." if _is_demo_dir(folder) else ""
+            hint = " Build the demo models on the page." if _is_demo_dir(folder, study) else ""
             st.sidebar.info(f"No model bundle at {code(folder)}.{hint}")
-            st.session_state[_MISSING] = str(folder)
+            st.session_state[session_key(study, _MISSING)] = str(folder)
             return None
-        study = get_study(read_manifest(folder).study)
-        if not study.pages:  # a bundle of a study the app cannot show yet: say so, load nothing
+        theirs = get_study(read_manifest(folder).study)
+        if theirs.name != study:  # another study's bundle: say so, load nothing
+            pages = "its own pages" if theirs.pages else "no page in this app yet"
             st.sidebar.info(
-                f"{code(folder)} is a {plain(study.title)} bundle; this app has no page for "
-                "that study yet. Choose another bundle directory."
+                f"{code(folder)} is a {plain(theirs.title)} bundle, not a "
+                f"{plain(get_study(study).title)} one; that study has {pages}. "
+                "Choose another bundle directory."
             )
             return None
         with st.spinner("Loading models…"):
@@ -201,10 +239,11 @@ def bundle_sidebar() -> ActiveBundle | None:
     thresholds, set_name = _thresholds(bundle)
     active = ActiveBundle(bundle, identity, thresholds, set_name)
     _describe(active)
-    st.session_state[_ACTIVE] = active
+    st.session_state[session_key(study, _ACTIVE)] = active
     return active
 
 
-def active_bundle() -> ActiveBundle | None:
-    """The bundle the sidebar activated in this run of the script (None when there is none)."""
-    return st.session_state.get(_ACTIVE)
+def active_bundle(study: str = "aneurysm") -> ActiveBundle | None:
+    """``study``'s bundle as the sidebar activated it in this run of the script (None when
+    there is none)."""
+    return st.session_state.get(session_key(study, _ACTIVE))

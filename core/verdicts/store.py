@@ -3,7 +3,9 @@
 A save is one transaction (all of a batch or none of it), idempotent on each verdict's
 client key, and reports failure as :class:`VerdictSaveError` with a message for the user.
 Rows are never updated or deleted; "latest" means no newer row for the same (case,
-finding, reviewer). The study needs no place in that key: a case's content hash already
+finding, box, reviewer): two boxes of one class on a chest film are two findings, and a
+verdict on one never hides the other (boxes compare null-safely, so box-free findings
+behave as before). The study needs no place in that key: a case's content hash already
 belongs to one study. The store is thread-safe: share one per process.
 """
 
@@ -25,7 +27,13 @@ from core.verdicts import export, migrate
 from core.verdicts.engine import BUSY_TIMEOUT_S, make_engine, resolve_url, writer
 from core.verdicts.errors import VerdictSaveError, VerdictStoreError, db_reason, save_error
 from core.verdicts.model import VerdictRow
-from core.verdicts.records import SUBMITTED_COLUMNS, Verdict, VerdictIn, submitted_fields
+from core.verdicts.records import (
+    BOX_COLUMNS,
+    SUBMITTED_COLUMNS,
+    Verdict,
+    VerdictIn,
+    submitted_fields,
+)
 
 __all__ = ["VerdictStore"]
 
@@ -42,6 +50,7 @@ _SUPERSEDED_BY = (
         _newer.case_hash == VerdictRow.case_hash,
         _newer.finding == VerdictRow.finding,
         _newer.reviewer == VerdictRow.reviewer,
+        *(getattr(_newer, c).is_not_distinct_from(getattr(VerdictRow, c)) for c in BOX_COLUMNS),
         _newer.id > VerdictRow.id,
     )
     .correlate(VerdictRow)

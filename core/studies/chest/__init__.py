@@ -15,7 +15,7 @@ from __future__ import annotations
 from core.studies import register_study
 from core.studies.chest.classes import ALL_LABELS
 from core.studies.chest.roles import check_settings, check_specs, role_problem
-from core.studies.study import Study, StudySchema
+from core.studies.study import Study, StudyPage, StudySchema
 
 __all__ = ["NAME", "STUDY"]
 
@@ -31,7 +31,10 @@ STUDY = register_study(
         roles=(),
         rules=(),
         metrics=("map_iou40", "ap_per_class", "ap_by_size", "normal_auroc", "coco_map"),
-        pages=(),
+        pages=(
+            StudyPage("pages/chest_case.py", "Film review", ":material/radiology:"),
+            StudyPage("pages/chest_cohort.py", "Detection errors", ":material/query_stats:"),
+        ),
         verbs=("synth", "fuse", "coco", "train", "ensemble", "predict", "evaluate", "study"),
         check_specs=check_specs,
         check_roles=role_problem,

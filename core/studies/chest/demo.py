@@ -94,10 +94,6 @@ def members_dir(root: Path) -> Path:
     return paths.chest_demo_bundle_dir(root).with_name("chest-demo-members")
 
 
-def _cohort(root: Path, split: str) -> Path:
-    return root / "cohorts" / f"chest-demo-{split}"
-
-
 def _ready(folder: Path) -> bool:
     return (folder / "train.csv").is_file() and (folder / "truth.json").is_file()
 
@@ -139,7 +135,7 @@ def build_chest_demo(data_dir: Path, progress: Progress | None = None, force: bo
     started = time.perf_counter()
     torch.set_num_threads(os.cpu_count() or 1)
     say = progress or (lambda f, m: None)
-    train_dir, heldout_dir = _cohort(root, "train"), _cohort(root, "heldout")
+    train_dir, heldout_dir = paths.chest_demo_cohort_dir("train", root), paths.chest_demo_cohort_dir("heldout", root)
     timings: dict[str, float] = {}
     for split, folder, n, seed in (("train", train_dir, plan.train_films, plan.train_seed),
                                    ("heldout", heldout_dir, plan.heldout_films, plan.heldout_seed)):  # fmt: skip

@@ -1,0 +1,1 @@
+"""Streamlit panels of the chest X-ray study's pages (film review, detection errors)."""
