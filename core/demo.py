@@ -8,8 +8,9 @@
    ``<bundle>/heldout_eval.json`` and printed. The held-out labels are read only here,
    after training: nothing is tuned on them.
 
-Each step is skipped when its outputs exist, unless ``force``. :func:`build_demo` is what
-the app calls (with a progress callback) to offer building the bundle.
+Each step is skipped when its outputs exist, unless ``force``. :func:`build_demo` builds
+the aneurysm bundle; ``--progress STUDY...`` is how :mod:`core.demo_job` runs the builds in
+the background, reporting each study's progress to the files the app reads.
 """
 
 from __future__ import annotations
@@ -154,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
         help="which demo to build (chest: core.studies.chest.demo)",
     )  # fmt: skip
     parser.add_argument(
+        "--progress", nargs="+", choices=("aneurysm", "chest"), metavar="STUDY",
+        help="background mode (core.demo_job): build these, reporting progress to <data>/jobs",
+    )  # fmt: skip
+    parser.add_argument(
         "--chest-seed", type=int,
         help="chest only: another draw of both cohorts and the models (a second-seed check)",
     )  # fmt: skip
@@ -161,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if args.progress:
+        return _background(args.data, args.progress)
     builders = {"aneurysm": build_demo}
     if args.study in ("chest", "all"):
         from functools import partial
@@ -177,6 +184,34 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         log.info("%s demo built in %.0f s (wall): %s", name, time.perf_counter() - t0, bundle)
     return 0
+
+
+def _background(data: Path, studies: list[str]) -> int:
+    """Build ``studies`` one after another, each reporting to its progress file; one
+    failure is reported and the next study is still built. The lock is always released."""
+    from core import demo_job
+
+    failed = 0
+    try:
+        for study in studies:
+            report = demo_job.progress_writer(study, data.resolve())
+            report(0.0, "starting")
+            try:
+                if study == "chest":
+                    from core.studies.chest.demo import build_chest_demo
+
+                    build_chest_demo(data, progress=report)
+                else:
+                    build_demo(data, progress=report)
+            except Exception as err:  # noqa: BLE001 - reported to the app, then the next study
+                log.exception("the %s demo build failed", study)
+                report(0.0, "failed", state="failed", error=f"{type(err).__name__}: {err}"[:500])
+                failed += 1
+            else:
+                report(1.0, "demo ready", state="done")
+    finally:
+        demo_job.release(data)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

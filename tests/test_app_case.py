@@ -7,8 +7,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import sys
-import types
 import zipfile
 from collections import Counter
 from contextlib import contextmanager
@@ -349,30 +347,36 @@ def test_a_bundle_of_another_study_is_named_not_loaded(
 def test_no_bundle_offers_the_demo_build(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sample_cases: list[Path]
 ) -> None:
-    """The button calls core.demo.build_demo with a progress callback; the built bundle is
-    then active and carries the demo notice. The build itself is replaced by writing the
-    tiny bundle (training takes minutes and is tested with the trainer)."""
+    """The button starts the background build (core.demo_job.start_build); while it runs
+    the page shows its stage, percent and time left; once its bundle exists a new session
+    loads it with the demo notice. The build process is replaced by writing its progress
+    file and the tiny bundle (training takes minutes and is tested with the trainer)."""
     import ui.intake_panel
+    from core import demo_job
 
     monkeypatch.delenv("REVIEW_BUNDLE", raising=False)
     monkeypatch.setenv("REVIEW_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(ui.intake_panel, "SAMPLES_DIR", sample_cases[0].parent)
     calls = []
 
-    def build_demo(data_dir: Path, progress: object = None) -> Path:
-        calls.append(data_dir)
-        progress(0.5, "training")  # type: ignore[operator]
-        return write_tiny_bundle(Path(data_dir) / "bundles" / "demo", fixed_thresholds())
+    def start_build(studies: list[str], root: Path | None = None) -> list[str]:
+        calls.append(list(studies))
+        report = demo_job.progress_writer("aneurysm", tmp_path)
+        report(0.25, "training stage 1")
+        return list(studies)
 
-    fake = types.ModuleType("core.demo")
-    fake.build_demo = build_demo  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "core.demo", fake)
+    monkeypatch.setattr(demo_job, "start_build", start_build)
     at = new_app().run()
     assert_clean(at)
     assert "No model bundle" in texts(at.sidebar.info) and "No models yet" in texts(at.markdown)
     at.button(key="build_demo").click().run()
     assert_clean(at)
-    assert calls == [tmp_path.resolve()]
+    assert calls == [["aneurysm"]]
+    assert "Building the demo models in the background" in texts(at.markdown)
+    (bar,) = [e for e in at.get("progress")]
+    assert "training stage 1" in bar.proto.text and "25%" in bar.proto.text
+    write_tiny_bundle(tmp_path / "bundles" / "demo", fixed_thresholds())
+    demo_job.progress_writer("aneurysm", tmp_path)(1.0, "demo ready", state="done")
     fresh = new_app().run()  # a new session (see SIDEBAR_NOTE) finds the built bundle
     assert_clean(fresh)
     assert DEMO_NOTICE in texts(fresh.warning) and DEMO_NOTICE in texts(fresh.sidebar.warning)

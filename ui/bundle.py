@@ -26,7 +26,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import paths
+from core import demo_job, paths
 from core.cohort import OPEN_CASE_THRESHOLDS, THRESHOLD_SET
 from core.device import describe_device
 from core.models.bundle import Bundle, BundleError, load_bundle
@@ -65,16 +65,6 @@ def session_key(study: str, name: str) -> str:
     return name if study == "aneurysm" else f"{study}_{name}"
 
 
-def _demo_builder(study: str):  # noqa: ANN202 - a build function; imported only to build
-    if study == "chest":
-        from core.studies.chest.demo import build_chest_demo
-
-        return build_chest_demo
-    from core.demo import build_demo
-
-    return build_demo
-
-
 @dataclass(frozen=True)
 class ActiveBundle:
     """What a page needs: the shared bundle, this session's thresholds, and labels."""
@@ -102,27 +92,60 @@ def _is_demo_dir(folder: Path, study: str) -> bool:
 
 
 def offer_demo_build(study: str = "aneurysm") -> None:
-    """When ``study``'s demo bundle is the one wanted and it does not exist yet, offer to
-    train it (a page calls this where a reader looks: the top of the page, not the
-    sidebar)."""
+    """When ``study``'s demo bundle is the one wanted and it does not exist yet, show its
+    background build's progress, or offer to start one (a page calls this where a reader
+    looks: the top of the page, not the sidebar). The build is its own process
+    (:mod:`core.demo_job`): this tab stays usable and closing it loses nothing."""
     folder = st.session_state.get(session_key(study, _MISSING))
     if folder is None or not _is_demo_dir(Path(folder), study):
         return
+    progress = demo_job.read_progress(study)
     with st.container(border=True):
+        if progress is not None and progress.state in ("queued", "running"):
+            _build_progress(study)
+            return
+        if progress is not None and progress.state == "failed":
+            log_file = demo_job.jobs_dir() / "demo.log"
+            st.error(
+                f"The last demo build failed: {plain(progress.error, 300)}. "
+                f"Its log is {code(log_file)}."
+            )
         st.markdown(
-            "**No models yet.** Build the demo bundle: small models trained on a "
-            "synthetic cohort (a few minutes on a CPU)."
+            "**No models yet.** Build the demo bundle: small models trained on a synthetic "
+            "cohort (minutes on a CPU). It builds in the background: the rest of the app "
+            "stays usable and this page shows its progress."
         )
         if not st.button("Build demo models", type="primary", key=session_key(study, "build_demo")):
             return
-        build = _demo_builder(study)  # heavy: imported only when building
-        bar = st.progress(0.0, text="Building the demo bundle…")
-
-        def progress(fraction: float, message: str) -> None:
-            bar.progress(min(max(float(fraction), 0.0), 1.0), text=message)
-
-        build(paths.data_dir(), progress=progress)
+        try:
+            demo_job.start_build([study])
+        except demo_job.JobBusy as err:
+            st.info(f"{plain(err)}. Start this one when it has finished.")
+            return
     st.rerun()
+
+
+@st.fragment(run_every=2.0)
+def _build_progress(study: str) -> None:
+    """The running build's stage, percent and time left, polled every 2 s; the whole page
+    reruns once the build has ended, so the new bundle is loaded."""
+    progress = demo_job.read_progress(study)
+    if progress is None or progress.state in ("done", "failed"):
+        st.rerun(scope="app")
+        return
+    eta = progress.eta_s
+    left = "estimating the time left" if eta is None else f"about {_minutes(eta)} left"
+    stage = (
+        "queued behind another build"
+        if progress.state == "queued"
+        else plain(progress.message, 120)
+    )
+    st.markdown("**Building the demo models in the background.**")
+    st.progress(progress.fraction, text=f"{stage} · {progress.fraction:.0%} · {left}")
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def _load_set(bundle: Bundle, name: str) -> Thresholds:
