@@ -9,6 +9,7 @@ import streamlit as st
 
 from core.cohort.whatif import what_if
 from ui.cohort import controls, errors, panels, reviewer, source
+from ui.eda import aneurysm_eda_panel
 
 st.title("Cohort analysis")
 st.caption(
@@ -42,7 +43,7 @@ def what_if_section() -> None:
     with right:
         panels.headline(result, intervals)
         panels.threshold_caption(thresholds)
-        curves, locs, errs, point, review, save = st.tabs(
+        curves, locs, errs, point, review, save, dataset = st.tabs(
             [
                 "Curves",
                 "Locations",
@@ -50,6 +51,7 @@ def what_if_section() -> None:
                 "Pointing game",
                 "Model vs reviewer",
                 "Save thresholds",
+                "Dataset",
             ]
         )
         with curves:
@@ -64,6 +66,8 @@ def what_if_section() -> None:
             reviewer.reviewer_panel(table, result)
         with save:
             controls.save_form(picked.bundle_dir, thresholds)
+        with dataset:
+            aneurysm_eda_panel(picked.cohort_dir)
 
 
 what_if_section()

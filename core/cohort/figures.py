@@ -18,7 +18,14 @@ from sklearn.calibration import calibration_curve
 
 from core.review.palette import STATUS_COLOURS, THRESHOLD_COLOUR
 
-__all__ = ["roc_figure", "pr_figure", "confusion_figure", "reliability_figure", "histogram_figure"]
+__all__ = [
+    "chart_layout",
+    "roc_figure",
+    "pr_figure",
+    "confusion_figure",
+    "reliability_figure",
+    "histogram_figure",
+]
 
 _FONT = dict(size=12, color="#d8dde6")
 _GRID = "#2a3140"
@@ -42,7 +49,8 @@ def _diagonal(fig: go.Figure, name: str) -> None:
         line=dict(color=_GRID, dash="dot"), hoverinfo="skip",
     )  # fmt: skip
 
-def _layout(
+
+def chart_layout(
     fig: go.Figure, title: str, x: str, y: str, legend: str = "bottom right", height: int = 320
 ) -> go.Figure:
     fig.update_layout(
@@ -92,7 +100,7 @@ def roc_figure(
             name=f"threshold {point['threshold']:.3f}",
             marker=dict(color=_POINT, size=13, line=dict(color=THRESHOLD_COLOUR, width=2)),
         )
-    fig = _layout(fig, f"ROC — AUROC {_fmt(auroc)}{ci_text}", "1 − specificity", "sensitivity")
+    fig = chart_layout(fig, f"ROC — AUROC {_fmt(auroc)}{ci_text}", "1 − specificity", "sensitivity")
     fig.update_xaxes(range=[-0.01, 1.01])
     return fig.update_yaxes(range=[-0.01, 1.01])
 
@@ -127,7 +135,9 @@ def pr_figure(pr: pd.DataFrame, point: Mapping[str, Any], prevalence: float) -> 
             name=f"threshold {point['threshold']:.3f}",
             marker=dict(color=_POINT, size=13, line=dict(color=THRESHOLD_COLOUR, width=2)),
         )
-    fig = _layout(fig, "Precision–recall", "recall (sensitivity)", "precision (PPV)", "bottom left")
+    fig = chart_layout(
+        fig, "Precision–recall", "recall (sensitivity)", "precision (PPV)", "bottom left"
+    )
     fig.update_xaxes(range=[-0.01, 1.01])
     return fig.update_yaxes(range=[-0.01, 1.01])
 
@@ -153,7 +163,7 @@ def confusion_figure(
             hovertemplate="truth %{y} / model %{x}: %{z}<extra></extra>",
         )
     )
-    fig = _layout(fig, title, "model decision", "truth", height=300)
+    fig = chart_layout(fig, title, "model decision", "truth", height=300)
     fig.update_layout(showlegend=False)
     return fig.update_yaxes(autorange="reversed")
 
@@ -174,7 +184,7 @@ def reliability_figure(y: np.ndarray, score: np.ndarray, n_bins: int = 10) -> go
         customdata=counts[: len(mean)],
         hovertemplate="mean score %{x:.2f}: %{y:.2f} positive (n=%{customdata})<extra></extra>",
     )
-    fig = _layout(
+    fig = chart_layout(
         fig,
         f"Reliability ({n_bins} bins)",
         "mean patient score",
@@ -196,7 +206,7 @@ def histogram_figure(
             x=score[y == label], name=name, xbins=edges, marker_color=colour, opacity=0.6
         )
     fig.add_vline(x=threshold, line=dict(color=THRESHOLD_COLOUR, width=2, dash="dash"))
-    fig = _layout(
+    fig = chart_layout(
         fig,
         f"Patient scores by class (threshold {threshold:.3f})",
         "patient score",
