@@ -428,3 +428,24 @@ def test_a_single_upload_over_the_chest_pixel_cap_gets_a_reason() -> None:
     assert not case.views
     assert any(p.kind == "too_large" and "chest study takes at most" in p.message
                for p in case.problems)  # fmt: skip
+
+
+def test_fusion_does_not_depend_on_the_row_index(tmp_path: Path) -> None:
+    """One film's rows taken out of a bigger table keep their old index (say 7, 8, 9):
+    fusion must give the same boxes as for the same rows indexed 0..n-1 (it once gave none)."""
+    from core.studies.chest.annotations import Annotations
+    from core.studies.chest.fusion import fuse_readers
+    from core.studies.chest.synth import generate_chest_cohort
+
+    ann = read_vinbigdata(generate_chest_cohort(tmp_path / "c", 3, 2, size=256, workers=1))
+    boxes = ann.boxes[ann.boxes["class_id"] != 14]
+    film = str(boxes["image_id"].iloc[0])
+    rows = boxes[boxes["image_id"].astype(str) == film]
+    shifted = rows.set_axis(np.arange(len(rows)) + 1000)
+    one = [
+        Annotations(r, ann.sizes.loc[[film]], ann.errors.iloc[0:0])
+        for r in (rows.reset_index(drop=True), shifted)
+    ]
+    plain, moved = (fuse_readers(a) for a in one)
+    assert len(plain) > 0
+    pd.testing.assert_frame_equal(plain.reset_index(drop=True), moved.reset_index(drop=True))

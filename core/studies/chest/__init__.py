@@ -21,6 +21,14 @@ __all__ = ["NAME", "STUDY"]
 
 NAME = "chest"
 
+
+def _predict(bundle, cases):  # noqa: ANN001, ANN202 - the Predictor signature
+    """The study's predictor, imported on first use (the runner imports this package)."""
+    from core.studies.chest.review.predict import predict
+
+    return predict(bundle, cases)
+
+
 STUDY = register_study(
     Study(
         name=NAME,
@@ -39,6 +47,7 @@ STUDY = register_study(
         check_specs=check_specs,
         check_roles=role_problem,
         check_settings=check_settings,
+        predict=_predict,
         notice="Synthetic chest films and boxes — not for clinical use.",
     )
 )

@@ -12,16 +12,17 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from pydicom.multival import MultiValue
+from pydicom.pixels import apply_modality_lut
 
 from core.case import Case, IntakeProblem, ViewImage
 from core.intake.decode import decode_image
 from core.intake.dicom import DICOM_ERRORS as _DICOM_ERRORS
-from core.intake.dicomread import read_dicom_header
+from core.intake.dicomread import read_dicom, read_dicom_header
 from core.intake.errors import IntakeError, record
 from core.intake.guards import check_bytes
 from core.intake.naming import safe_basename
@@ -42,16 +43,22 @@ class Film:
     """One decoded chest film for display, and what is needed to map boxes to the original.
 
     ``image.pixels`` is ``uint8`` (low values dark, MONOCHROME1 already inverted);
-    ``image.source`` carries the photometric, bit depth and what was applied. The raw
-    stored values are not kept: the shared reader returns display pixels only.
+    ``image.source`` carries the photometric, bit depth and what was applied.
     ``pixel_spacing`` is ``(row, column)`` mm, None when absent or 0 (unknown);
     ``windows`` are the file's ``(centre, width)`` presets.
+
+    ``values`` are a grey single-frame DICOM's stored values after the Modality LUT
+    (float32, the units the window presets are in), so window/level can be applied to
+    the real data rather than to the 8-bit display copy; None for PNG/JPEG, colour or
+    multi-frame files. ``invert`` says the file is MONOCHROME1 (low values bright).
     """
 
     image: ViewImage
     original_size: Size
     pixel_spacing: tuple[float, float] | None = None
     windows: tuple[tuple[float, float], ...] = ()
+    values: np.ndarray | None = field(default=None, repr=False, compare=False)
+    invert: bool = False
 
     @property
     def size(self) -> Size:
@@ -113,6 +120,20 @@ def _dicom_extras(
     return spacing, tuple(zip(centres, widths, strict=False))
 
 
+def _modality_values(name: str, data: bytes) -> tuple[np.ndarray | None, bool]:
+    """A grey single-frame DICOM's stored values through the Modality LUT (float32), and
+    whether it is MONOCHROME1. Read through :func:`read_dicom`, so the byte, dimension and
+    per-film pixel guards apply again; anything else (colour, several frames) is None."""
+    ds, geo, _ = read_dicom(name, data, STUDY)
+    photometric = str(ds.get("PhotometricInterpretation", ""))
+    if geo.frames != 1 or int(ds.get("SamplesPerPixel") or 1) != 1 or \
+            photometric not in ("MONOCHROME1", "MONOCHROME2"):  # fmt: skip
+        return None, False
+    ds.pixel_array_options(allow_excess_frames=False)
+    values = np.asarray(apply_modality_lut(ds.pixel_array, ds), dtype=np.float32)
+    return (values if values.ndim == 2 else None), photometric == "MONOCHROME1"
+
+
 def load_film(path_or_bytes: str | Path | bytes, name: str | None = None,
               original_size: Size | None = None) -> Film:  # fmt: skip
     """Decode one film through the shared reader; raises :class:`BadFile` / :class:`TooLarge`.
@@ -128,14 +149,17 @@ def load_film(path_or_bytes: str | Path | bytes, name: str | None = None,
         check_bytes(base, path.stat().st_size)
         data = path.read_bytes()
     pixels, info = decode_image(base, data, study=STUDY)  # the chest per-film pixel cap
-    spacing, windows = None, ()
+    spacing, windows, values, invert = None, (), None, False
     if info.format == "dicom":
         try:
             spacing, windows = _dicom_extras(base, data)
+            values, invert = _modality_values(base, data)
         except (IntakeError, *_DICOM_ERRORS) as err:  # decoded already: only odd tags get here
             log.warning("%s: spacing/window tags unreadable (%s)", base, type(err).__name__)
+    if values is not None and values.shape != pixels.shape:
+        values = None  # a frame rule changed the shape: W/L falls back to display pixels
     size = original_size or (int(pixels.shape[1]), int(pixels.shape[0]))
-    return Film(ViewImage(VIEW, pixels, info), size, spacing, windows)
+    return Film(ViewImage(VIEW, pixels, info), size, spacing, windows, values, invert)
 
 
 def chest_case(files: Sequence[tuple[str, bytes]], case_id: str | None = None) -> Case:

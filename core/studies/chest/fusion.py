@@ -177,7 +177,9 @@ def fuse_readers(
     rad = table["rad_id"].astype(str).to_numpy()
     cls = table["class_id"].to_numpy(int)
     coords = table[list(BOX_COLUMNS)].to_numpy(float)
-    by_image = pd.Series(np.arange(len(table))).groupby(table["image_id"].astype(str)).indices
+    by_image = (
+        pd.Series(np.arange(len(table))).groupby(table["image_id"].astype(str).to_numpy()).indices
+    )
     size = annotations.sizes[["width", "height"]].astype(float)
     rows: list[tuple] = []
     for image_id in annotations.image_ids:

@@ -1,0 +1,151 @@
+"""Verdicts on the film page: agree, disagree or relabel each flagged box, add a missed
+finding (a box drawn on the figure or typed), comment, reviewer; then the stored ones.
+
+One form UUID per submission keys every verdict of it (a retry stores nothing twice);
+a failed save keeps the form as it was and says "Not saved: reason". A save is audited,
+and the reviewer name becomes the session's actor (:mod:`ui.audit`).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pandas as pd
+import streamlit as st
+
+from core.review.reviewed import ReviewedCase
+from core.review.verdicts import finding_key
+from core.studies.chest.classes import CLASSES
+from core.studies.chest.review.verdicts import (
+    ACTIONS,
+    BoxAnswer,
+    build_chest_verdicts,
+    drawn_finding,
+)
+from core.verdicts import NOT_SIGNED_IN, AuditAction, TargetKind, VerdictStoreError
+from ui.audit import audit, current_actor, remember_actor
+from ui.chest.case_viewer import SELECTED_BOX
+from ui.cohort.reviewer import verdict_store
+
+__all__ = ["verdict_form", "stored_verdicts", "COORDS"]
+
+_FORM_ID = "chest_verdict_form_id"
+_PREFILLED = "chest_prefilled_box"
+#: Keys of the drawn box's four inputs (original pixels).
+COORDS = ("chest_add_x0", "chest_add_y0", "chest_add_x1", "chest_add_y1")
+
+
+def _prefill() -> None:
+    """A new box-select on the figure fills the four inputs (once per selection)."""
+    sel = st.session_state.get(SELECTED_BOX)
+    if sel is not None and st.session_state.get(_PREFILLED) != sel:
+        for key, value in zip(COORDS, sel):
+            st.session_state[key] = float(value)
+        st.session_state[_PREFILLED] = sel
+
+
+def _answers(reviewed: ReviewedCase) -> list[tuple[str, str]]:
+    """``(key, question)`` of every flagged finding."""
+    return [
+        (finding_key(f), f"{finding_key(f)}: score {f.score:.3f} (threshold {f.threshold:.3f})")
+        for f in reviewed.result.findings
+        if f.decision
+    ]
+
+
+def verdict_form(reviewed: ReviewedCase, size: tuple[int, int]) -> None:
+    """The form and its save."""
+    form_id = st.session_state.setdefault(_FORM_ID, str(uuid.uuid4()))
+    if "chest_reviewer" not in st.session_state and current_actor() != NOT_SIGNED_IN:
+        st.session_state["chest_reviewer"] = current_actor()
+    _prefill()
+    questions = _answers(reviewed)
+    with st.form("chest_verdict_form", border=True):
+        st.caption("Answer the boxes you checked; unanswered ones are not recorded.")
+        for key, text in questions:
+            left, right = st.columns([2, 1])
+            left.radio(text, ACTIONS, index=None, horizontal=True, key=f"chest_verdict::{key}")
+            right.selectbox("relabel as", CLASSES, index=None, key=f"chest_relabel::{key}")
+        st.markdown("**A finding the model missed** (box in original pixels)")
+        cols = st.columns(5)
+        add_class = cols[0].selectbox("class", CLASSES, index=None, key="chest_add_class")
+        coords = [
+            c.number_input(k[-2:], min_value=0.0, value=None, key=k)
+            for c, k in zip(cols[1:], COORDS)
+        ]
+        reviewer = st.text_input("Reviewer", key="chest_reviewer", max_chars=200)
+        comment = st.text_area(
+            "Comment (optional)", key="chest_verdict_comment", max_chars=2000, height=68
+        )
+        submitted = st.form_submit_button("Save verdicts", type="primary")
+    if submitted:
+        _save(reviewed, size, questions, add_class, coords, reviewer, comment, form_id)
+
+
+def _save(
+    reviewed: ReviewedCase,
+    size: tuple[int, int],
+    questions: list[tuple[str, str]],
+    add_class: str | None,
+    coords: list,
+    reviewer: str,
+    comment: str,
+    form_id: str,
+) -> None:
+    answers = []
+    for key, _ in questions:
+        action = st.session_state.get(f"chest_verdict::{key}")
+        if action is not None:
+            answers.append(BoxAnswer(key, action, st.session_state.get(f"chest_relabel::{key}")))
+    try:
+        drawn = drawn_finding(add_class, coords, size)
+        if not answers and drawn is None:
+            st.warning("Nothing to save: answer at least one box or add a missed finding.")
+            return
+        remember_actor(reviewer)
+        batch = build_chest_verdicts(
+            reviewed,
+            reviewer.strip(),
+            answers,
+            [drawn] if drawn else [],
+            comment,
+            uuid.UUID(form_id),
+        )
+        saved = verdict_store().save(batch)
+    except (ValueError, VerdictStoreError) as err:  # a bad field, or the database
+        st.error(f"Not saved: {err}")
+        return
+    st.success(f"Saved {len(saved)} verdict(s).")
+    st.session_state[_FORM_ID] = str(uuid.uuid4())  # the next submission is a new one
+    audit(
+        AuditAction.SAVE_VERDICT,
+        TargetKind.CASE,
+        reviewed.case.content_hash(),
+        {"verdict_ids": saved, "bundle": batch[0].bundle_hash if batch else ""},
+    )
+
+
+def stored_verdicts(reviewed: ReviewedCase) -> list:
+    """The latest stored verdicts of this film (shown as a table); [] when unavailable."""
+    try:
+        stored = verdict_store().latest(reviewed.case.content_hash())
+    except VerdictStoreError as err:
+        st.warning(f"Stored verdicts are unavailable: {err}")
+        return []
+    if stored:
+        frame = pd.DataFrame([v.to_dict() for v in stored])
+        cols = [
+            "reviewer",
+            "finding",
+            "box_x0",
+            "box_y0",
+            "box_x1",
+            "box_y1",
+            "agree",
+            "model_decision",
+            "reviewer_label",
+            "comment",
+            "created_at",
+        ]
+        st.dataframe(frame[cols], hide_index=True, key="chest_stored_verdicts")
+    return stored
