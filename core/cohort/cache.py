@@ -192,10 +192,21 @@ class PredictionCache:
             return None
         return table
 
+    #: Checks a table before it is written and after it is read (a stale or foreign file
+    #: fails here, by name); a study's cache holding another table shape overrides it.
+    validate = staticmethod(validate_table)
+    #: What the sidecar calls one row of :meth:`count`.
+    unit = "patients"
+
     @staticmethod
-    def read_table(path: Path) -> pd.DataFrame:
-        """A finished table file, validated (a stale or foreign file fails here, by name)."""
-        return validate_table(pd.read_parquet(path))
+    def count(table: pd.DataFrame) -> int:
+        """How many units (patients; a chest cache: films) a finished table holds."""
+        return len(table)
+
+    @classmethod
+    def read_table(cls, path: Path) -> pd.DataFrame:
+        """A finished table file, validated."""
+        return cls.validate(pd.read_parquet(path))
 
     def meta(self, key: CacheKey) -> dict[str, Any] | None:
         path = self.root / f"{key.name}.json"
@@ -203,14 +214,14 @@ class PredictionCache:
 
     def save(self, key: CacheKey, table: pd.DataFrame, meta: dict[str, Any] | None = None) -> Path:
         """Write the finished table (validated) and its sidecar, then drop any chunks."""
-        table = validate_table(table)
+        table = self.validate(table)
         path = self.table_path(key)
         _atomic_parquet(table, path)
         record = {
             "bundle": key.bundle,
             "data": key.data,
             "pipeline": key.pipeline,
-            "n_patients": len(table),
+            f"n_{self.unit}": self.count(table),
             "created": _now(),
             **(meta or {}),
         }
@@ -219,7 +230,7 @@ class PredictionCache:
         tmp.write_text(json.dumps(record, indent=2))
         tmp.replace(side)
         shutil.rmtree(self.parts_dir(key), ignore_errors=True)
-        log.info("cached %d patients at %s", len(table), path)
+        log.info("cached %d %s at %s", self.count(table), self.unit, path)
         self.prune(keep=key)
         return path
 

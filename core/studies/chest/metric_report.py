@@ -34,6 +34,7 @@ from core.studies.chest.metric import (
 
 __all__ = [
     "SIZE_NAMES",
+    "boot_map",
     "ap_by_size",
     "chest_report",
     "evaluate_chest",
@@ -127,7 +128,7 @@ def normal_scores(pred: pd.DataFrame, image_ids: list[str]) -> np.ndarray:
     return np.where(np.isnan(from_nf), box.reindex(ids).fillna(0.0).to_numpy(float), from_nf)
 
 
-def _boot_map(matches: Mapping[int, ClassMatch], counts: np.ndarray) -> dict[str, np.ndarray]:
+def boot_map(matches: Mapping[int, ClassMatch], counts: np.ndarray) -> dict[str, np.ndarray]:
     """mAP and per-class AP of every resample (rows of image multiplicities), by blocks."""
     per_class: dict[int, list[np.ndarray]] = {c: [] for c, m in matches.items() if m.n_truth}
     for start in range(0, len(counts), _BOOT_BLOCK):
@@ -189,7 +190,7 @@ def chest_report(
     if n_boot > 0:
 
         def statistic(counts: np.ndarray) -> dict[str, np.ndarray]:
-            return _boot_map(matches, counts) | {
+            return boot_map(matches, counts) | {
                 "normal_abnormal_auroc": resampled_auroc(abnormal, scores, counts)
             }
 
