@@ -19,6 +19,7 @@ BENCHES = [
     "bench.cohort",
     "bench.chest_synth",
     "bench.chest_models",
+    "bench.chest_page",
     "bench.chest_cohort",
 ]
 

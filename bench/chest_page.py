@@ -1,0 +1,124 @@
+"""Chest film-review page costs, server side, through Streamlit's AppTest (the app's own
+script), in a fresh child process (``python -m bench.chest_page --child``) so that "cold"
+means cold:
+
+1. Time to result for one DICOM film at the demo's film size: **cold** is the first film
+   in the process (bundle load, first forward passes), **warm** a second, different film
+   (models loaded, nothing cached for it), **cached** the first film again (its content
+   hash hits the result cache). Reference: warm against cold.
+2. Display-control changes on a film with results (window preset, level, a class
+   threshold, heatmap opacity), each a rerun of the page, with the forward passes each ran
+   counted by hooks on the bundle's models (the target is zero). Turning EigenCAM on is
+   timed too: it is the one control that computes (once, then cached).
+
+Models: the chest demo's ensemble when it is built, else random-initialised members of
+the same shapes (speed does not depend on the weights).
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+__all__ = ["main"]
+
+ROOT = Path(__file__).resolve().parent.parent
+REPEATS = 5
+
+
+def _ms(step) -> float:  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    step()
+    return (time.perf_counter() - t0) * 1e3
+
+
+def _child() -> None:
+    import numpy as np
+    from streamlit.testing.v1 import AppTest
+
+    from bench.chest_models import bench_bundle
+    from core.review.identity import bundle_identity
+    from core.studies.chest.classes import CLASSES
+    from core.studies.chest.demo import CHEST_PLAN
+    from core.studies.chest.synth import generate_chest_cohort
+    from ui.bundle import TRAINING_SET, ActiveBundle
+
+    tmp = Path(tempfile.mkdtemp(prefix="chest-page-bench-"))
+    films = sorted(generate_chest_cohort(tmp / "films", 3, 41, size=CHEST_PLAN.film_size, workers=1).glob("*.dicom"))
+    t0 = time.perf_counter()
+    bundle, source = bench_bundle(tmp)
+    load_ms = (time.perf_counter() - t0) * 1e3
+    ident = bundle_identity(bundle.path, bundle.name, bundle.manifest_sha256, bundle.manifest)
+    import os
+
+    os.environ["REVIEW_DATA_DIR"] = str(tmp / "data")
+    at = AppTest.from_file(str(ROOT / "pages" / "chest_case.py"), default_timeout=600)
+    at.session_state["chest_active_bundle"] = ActiveBundle(bundle, ident, bundle.thresholds, TRAINING_SET)
+    at.run()
+
+    def upload(path: Path) -> None:
+        at.file_uploader(key="chest_upload").set_value((path.name, path.read_bytes(), "application/dicom"))
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert "Findings" in [s.value for s in at.subheader], "no results rendered"
+
+    cold = _ms(lambda: upload(films[0]))
+    warm = _ms(lambda: upload(films[1]))
+    cached = _ms(lambda: upload(films[0]))
+    print(f"models: {source} (bundle load {load_ms:.0f} ms, before the page); film {CHEST_PLAN.film_size} px DICOM")
+    print(f"{'time to result (server side)':<46}{'ms':>10}")
+    for name, ms in (("cold: first film in a fresh process", cold),
+                     ("warm: a different film, models loaded", warm),
+                     ("cached: the first film again", cached)):  # fmt: skip
+        print(f"{name:<46}{ms:>10.0f}")
+    print(f"cold/warm: {cold / warm:.2f}x; warm/cached: {warm / cached:.1f}x")
+
+    forwards: Counter[str] = Counter()
+    for role, model in bundle.models.items():
+        model.register_forward_hook(lambda *_a, role=role: forwards.update([role]))
+    presets = at.selectbox(key="chest_wl_preset").options
+    thr_key = next(k for k in at.session_state if str(k).startswith("chest_thr::") and str(k).endswith(CLASSES[0]))
+    changes = [
+        (f"window preset -> {presets[0]}", lambda: at.selectbox(key="chest_wl_preset").set_value(presets[0])),
+        (f"window -> {presets[-1]}", lambda: at.selectbox(key="chest_wl_preset").set_value(presets[-1])),
+        ("level (centre) +5 %", lambda: at.number_input(key="chest_wl_centre").set_value(
+            float(at.number_input(key="chest_wl_centre").value) * 1.05)),
+        (f"threshold {CLASSES[0]} -> 0.3", lambda: at.number_input(key=thr_key).set_value(0.3)),
+        ("heatmap None -> EigenCAM (computes once)", lambda: at.selectbox(key="chest_heat_method").set_value("EigenCAM")),
+        ("heatmap opacity 0.4 -> 0.7", lambda: at.slider(key="chest_heat_opacity").set_value(0.7)),
+        ("heatmap off and on again (cached)", lambda: at.selectbox(key="chest_heat_method").set_value("None")),
+        ("heatmap EigenCAM again (cached)", lambda: at.selectbox(key="chest_heat_method").set_value("EigenCAM")),
+    ]  # fmt: skip
+    print(f"\n{'display-control change (page rerun)':<46}{'ms':>10}{'forwards':>10}")
+    for name, change in changes:
+        before = sum(forwards.values())
+        change()
+        ms = _ms(at.run)
+        assert not at.exception, [e.value for e in at.exception]
+        print(f"{name:<46}{ms:>10.0f}{sum(forwards.values()) - before:>10d}")
+    repeat = []
+    for value in np.linspace(0.1, 0.9, REPEATS):
+        at.number_input(key=thr_key).set_value(float(value))
+        repeat.append(_ms(at.run))
+    print(f"{'class threshold change, median of ' + str(REPEATS):<46}{statistics.median(repeat):>10.0f}")
+
+
+def main() -> None:
+    """Run the measurements in a fresh interpreter and print its table."""
+    if "--child" in sys.argv:
+        _child()
+        return
+    out = subprocess.run([sys.executable, "-m", "bench.chest_page", "--child"], cwd=ROOT,
+                         capture_output=True, text=True, check=False)  # fmt: skip
+    sys.stdout.write(out.stdout)
+    if out.returncode:
+        sys.stdout.write(f"bench.chest_page failed:\n{out.stderr[-3000:]}\n")
+
+
+if __name__ == "__main__":
+    main()
