@@ -2,10 +2,14 @@
 
 ``docs/case_review.png``: a positive sample case uploaded through the file input, with its
 results and heatmaps. ``docs/cohort.png``: the cohort page on the demo held-out cohort
-(the batch runs once if it is not cached yet). Needs ``make demo`` first and Debian's
+(the batch runs once if it is not cached yet). ``docs/chest_cohort.png`` and
+``docs/chest_errors.png``: the chest detection-errors page on the chest demo's held-out
+cohort (its batch also runs once), its headline and per-class table, then its error
+gallery; ``docs/chest_case.png``: the gallery's first false positive opened on the film
+page, with the fused truth and EigenCAM on. Needs ``make demo`` first and Debian's
 chromium; drives the app exactly as a person would, through ``streamlit run``.
 
-    .venv/bin/python scripts/screenshots.py [--data data] [--case positive_multi_R_ICA_L_ACOM_BA]
+    .venv/bin/python scripts/screenshots.py [--data data] [--study aneurysm|chest|all]
 """
 
 from __future__ import annotations
@@ -44,11 +48,43 @@ def _full_page(page: Page, out: Path) -> None:
     log.info("wrote %s (%d px tall)", out, height)
 
 
+def _chest(page: Page, out: Path) -> None:
+    """The chest pages: the cohort's headline and classes, its error gallery, then one
+    false positive opened on the film page with the fused truth and EigenCAM shown."""
+    page.get_by_role("link", name="Detection errors").click()
+    page.get_by_role("heading", name="Detection errors").wait_for(timeout=WAIT_MS)
+    run = page.get_by_role("button", name="Run the bundle on")
+    run.or_(page.locator("[data-testid=stMetric]").first).first.wait_for(timeout=WAIT_MS)
+    if run.count():
+        log.info("running the chest cohort batch once (cached afterwards)")
+        run.click()
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=stMetric]').length >= 3", timeout=WAIT_MS
+    )
+    _full_page(page, out / "chest_cohort.png")
+    page.set_viewport_size({"width": WIDTH, "height": 1100})
+    page.get_by_role("tab", name="Errors").click()
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=stImage] img').length >= 4", timeout=WAIT_MS
+    )
+    _full_page(page, out / "chest_errors.png")
+    page.set_viewport_size({"width": WIDTH, "height": 1100})
+    page.get_by_role("button", name="Open").first.click()
+    page.get_by_role("heading", name="Film review").wait_for(timeout=WAIT_MS)
+    page.get_by_role("heading", name="Findings").wait_for(timeout=WAIT_MS)
+    page.get_by_text("Fused truth").click()
+    page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(has_text="None").click()
+    page.get_by_role("option", name="EigenCAM").click()
+    page.wait_for_timeout(4000)
+    _full_page(page, out / "chest_case.png")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "data")
     parser.add_argument("--case", default="positive_multi_R_ICA_L_ACOM_BA")
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--study", choices=("aneurysm", "chest", "all"), default="all")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     from playwright.sync_api import sync_playwright
@@ -60,6 +96,13 @@ def main(argv: list[str] | None = None) -> int:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": WIDTH, "height": 1100})
             page.goto(url, timeout=STARTUP_S * 1000)
+            if args.study in ("chest", "all"):
+                _chest(page, args.out)
+                page.set_viewport_size({"width": WIDTH, "height": 1100})
+                page.get_by_role("link", name="Case review").click()
+            if args.study == "chest":
+                browser.close()
+                return 0
             page.wait_for_selector("input[type=file]", state="attached", timeout=WAIT_MS)
             page.set_input_files("input[type=file]", files)
             page.wait_for_function(
