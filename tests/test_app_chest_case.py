@@ -352,8 +352,9 @@ def test_box_select_prefills_the_missed_finding_and_focus_zooms(
     at.run()
     assert_clean(at)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert spec["layout"]["xaxis"]["range"] == [10.0, 60.0]
-    assert spec["layout"]["yaxis"]["range"] == [80.0, 20.0]
+    # Three times the box on each axis, kept inside the film: the box and its surroundings.
+    assert spec["layout"]["xaxis"]["range"] == [0.0, 150.0]
+    assert spec["layout"]["yaxis"]["range"] == [180.0, 0.0]
     at.session_state["chest_figure"] = {
         "selection": {
             "points": [],

@@ -290,3 +290,13 @@ def test_exports_carry_no_identifier_and_say_what_was_redacted() -> None:
     assert "Synthetic!" in out["html"] and REDACTION_NOTE in out["html"]
     assert "p_abnormal" in out["csv"] and CLASSES[0] in out["csv"]
     assert json.loads(out["coco"])["images"][0]["file_name"].startswith("file-")
+
+
+def test_focus_shows_the_box_in_its_surroundings_inside_the_film() -> None:
+    from core.studies.chest.review.figure import focus_view
+
+    (x0, x1), (y1, y0) = focus_view((100.0, 100.0, 120.0, 140.0), (1000, 800))
+    assert (x0, x1) == (0.0, 250.0)  # a quarter of the film beats 3 x 20 px; kept inside
+    assert (y0, y1) == (20.0, 220.0)  # 3 x 40 px is less than 200 px: a quarter again
+    (x0, x1), (y1, y0) = focus_view((900.0, 0.0, 1000.0, 400.0), (1000, 800))
+    assert (x0, x1) == (700.0, 1000.0) and (y0, y1) == (0.0, 800.0)  # clipped, whole height

@@ -7,6 +7,7 @@ becomes the session's actor for its other audited actions (:mod:`ui.audit`).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
@@ -21,11 +22,11 @@ from core.review.verdicts import (
     seen,
 )
 from core.studies.study import StudyResult
-from core.verdicts import AuditAction, TargetKind, VerdictStoreError
+from core.verdicts import AuditAction, TargetKind, VerdictIn, VerdictStoreError
 from ui.audit import audit, remember_actor
 from ui.cohort.reviewer import verdict_store
 
-__all__ = ["verdict_panel"]
+__all__ = ["save_verdicts", "verdict_panel"]
 
 _FORM_ID = "verdict_form_id"
 _CHOICES = ["agree", "disagree"]
@@ -35,6 +36,30 @@ def _label(result: StudyResult, finding: str) -> str:
     p, t, d = seen(result, finding)
     name = f"{finding} (patient)" if finding == case_label(result) else location_label(finding)
     return f"{name}: model says {'YES' if d else 'no'} (p={p:.3f}, threshold {t:.3f})"
+
+
+def save_verdicts(
+    build: Callable[[], list[VerdictIn]], case_hash: str, form_key: str = _FORM_ID
+) -> bool:
+    """Build one form's verdicts and save them in one transaction; then say so, start a new
+    form id under ``form_key`` (the next submission is a new one) and audit the save. A bad
+    field or a database failure is one "Not saved" message, and the form keeps what the
+    reviewer entered (every study's verdict form saves through here)."""
+    try:
+        batch = build()
+        saved = verdict_store().save(batch)
+    except (ValueError, VerdictStoreError) as err:  # an invalid field, or the database
+        st.error(f"Not saved: {err}")
+        return False
+    st.success(f"Saved {len(saved)} verdict(s).")
+    st.session_state[form_key] = str(uuid.uuid4())
+    audit(
+        AuditAction.SAVE_VERDICT,
+        TargetKind.CASE,
+        case_hash,
+        {"verdict_ids": saved, "bundle": batch[0].bundle_hash if batch else ""},
+    )
+    return True
 
 
 def verdict_panel(reviewed: ReviewedCase) -> None:
@@ -72,22 +97,12 @@ def verdict_panel(reviewed: ReviewedCase) -> None:
             st.warning("Nothing to save: answer at least one finding or name a missed location.")
         else:
             remember_actor(reviewer)
-            try:
-                batch = build_verdicts(
+            save_verdicts(
+                lambda: build_verdicts(
                     reviewed, reviewer.strip(), chosen, missed, comment, uuid.UUID(form_id)
-                )
-                saved = verdict_store().save(batch)
-            except (ValueError, VerdictStoreError) as err:  # invalid field, or the database
-                st.error(f"Not saved: {err}")
-            else:
-                st.success(f"Saved {len(saved)} verdict(s).")
-                st.session_state[_FORM_ID] = str(uuid.uuid4())  # the next submission is a new one
-                audit(
-                    AuditAction.SAVE_VERDICT,
-                    TargetKind.CASE,
-                    reviewed.case.content_hash(),
-                    {"verdict_ids": saved, "bundle": batch[0].bundle_hash if batch else ""},
-                )
+                ),
+                reviewed.case.content_hash(),
+            )
     try:
         stored = verdict_store().latest(reviewed.case.content_hash())
     except VerdictStoreError as err:

@@ -13,6 +13,7 @@ import uuid
 import pandas as pd
 import streamlit as st
 
+from core.findings import Finding
 from core.review.reviewed import ReviewedCase
 from core.review.verdicts import finding_key
 from core.studies.chest.classes import CLASSES
@@ -22,10 +23,11 @@ from core.studies.chest.review.verdicts import (
     build_chest_verdicts,
     drawn_finding,
 )
-from core.verdicts import NOT_SIGNED_IN, AuditAction, TargetKind, VerdictStoreError
-from ui.audit import audit, current_actor, remember_actor
+from core.verdicts import NOT_SIGNED_IN, VerdictStoreError
+from ui.audit import current_actor, remember_actor
 from ui.chest.case_viewer import SELECTED_BOX
 from ui.cohort.reviewer import verdict_store
+from ui.verdict_panel import save_verdicts
 
 __all__ = ["verdict_form", "stored_verdicts", "COORDS"]
 
@@ -44,13 +46,16 @@ def _prefill() -> None:
         st.session_state[_PREFILLED] = sel
 
 
+def _question(f: Finding) -> str:
+    """How the form names a flagged finding: its class, where its box is (whole pixels,
+    as the figure's axes read) and what the model said."""
+    where = "" if f.box is None else " · box ({:.0f}, {:.0f})–({:.0f}, {:.0f})".format(*f.box)
+    return f"{f.label}{where}: score {f.score:.3f} (threshold {f.threshold:.3f})"
+
+
 def _answers(reviewed: ReviewedCase) -> list[tuple[str, str]]:
     """``(key, question)`` of every flagged finding."""
-    return [
-        (finding_key(f), f"{finding_key(f)}: score {f.score:.3f} (threshold {f.threshold:.3f})")
-        for f in reviewed.result.findings
-        if f.decision
-    ]
+    return [(finding_key(f), _question(f)) for f in reviewed.result.findings if f.decision]
 
 
 def verdict_form(reviewed: ReviewedCase, size: tuple[int, int]) -> None:
@@ -99,30 +104,21 @@ def _save(
             answers.append(BoxAnswer(key, action, st.session_state.get(f"chest_relabel::{key}")))
     try:
         drawn = drawn_finding(add_class, coords, size)
-        if not answers and drawn is None:
-            st.warning("Nothing to save: answer at least one box or add a missed finding.")
-            return
-        remember_actor(reviewer)
-        batch = build_chest_verdicts(
-            reviewed,
-            reviewer.strip(),
-            answers,
-            [drawn] if drawn else [],
-            comment,
-            uuid.UUID(form_id),
-        )
-        saved = verdict_store().save(batch)
-    except (ValueError, VerdictStoreError) as err:  # a bad field, or the database
+    except ValueError as err:  # a half-typed or impossible box
         st.error(f"Not saved: {err}")
         return
-    st.success(f"Saved {len(saved)} verdict(s).")
-    st.session_state[_FORM_ID] = str(uuid.uuid4())  # the next submission is a new one
-    audit(
-        AuditAction.SAVE_VERDICT,
-        TargetKind.CASE,
+    if not answers and drawn is None:
+        st.warning("Nothing to save: answer at least one box or add a missed finding.")
+        return
+    remember_actor(reviewer)
+    save_verdicts(
+        lambda: build_chest_verdicts(
+            reviewed, reviewer.strip(), answers, [drawn] if drawn else [], comment,
+            uuid.UUID(form_id),
+        ),
         reviewed.case.content_hash(),
-        {"verdict_ids": saved, "bundle": batch[0].bundle_hash if batch else ""},
-    )
+        _FORM_ID,
+    )  # fmt: skip
 
 
 def stored_verdicts(reviewed: ReviewedCase) -> list:

@@ -15,23 +15,19 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.cohort.cache import bundle_id
 from core.models.threshold_sets import (
     ORIGINAL,
-    THRESHOLD_DIR,
     list_threshold_sets,
     load_threshold_set,
-    save_threshold_set,
 )
 from core.models.thresholds import Thresholds, ThresholdsError
 from core.studies.chest.classes import ALL_LABELS
 from core.studies.chest.cohort.api import CohortData
 from core.studies.chest.cohort.whatif import hand_tuned
 from core.studies.chest.ensemble import EnsembleSettings
-from core.verdicts import AuditAction, TargetKind
-from ui.audit import audit, remember_actor
+from ui import threshold_form
 from ui.bundle import TRAINING_SET, active_bundle
-from ui.text import code, plain
+from ui.text import plain
 
 __all__ = ["current_thresholds", "fusion_controls", "init_thresholds", "save_form",
            "set_picker", "threshold_sliders"]  # fmt: skip
@@ -123,24 +119,4 @@ def fusion_controls(data: CohortData) -> tuple[EnsembleSettings, bool]:
 
 def save_form(bundle_dir: Path, thresholds: Thresholds) -> None:
     """Save the current thresholds as a named set beside the bundle (never bundle.json)."""
-    with st.form("cc_save", clear_on_submit=False):
-        cols = st.columns([2, 2, 1])
-        name = cols[0].text_input("Name", key="cc_save_name", placeholder="e.g. recall80-2026")
-        author = cols[1].text_input("Author", key="cc_save_author")
-        overwrite = cols[2].checkbox("Replace if it exists", key="cc_save_overwrite")
-        st.caption(f"Current rule: {plain(thresholds.rule)}. Saved to "
-                   f"{code(bundle_dir / THRESHOLD_DIR)}; bundle.json is never changed.")  # fmt: skip
-        if not st.form_submit_button("Save threshold set"):
-            return
-    try:
-        path = save_threshold_set(bundle_dir, name, thresholds, author=author, overwrite=overwrite)
-    except ThresholdsError as err:
-        st.error(plain(err))
-        return
-    saved = load_threshold_set(bundle_dir, path.stem)
-    remember_actor(saved.author)
-    audit(AuditAction.SAVE_THRESHOLD_SET, TargetKind.THRESHOLD_SET, path.stem,
-          {"bundle": bundle_id(bundle_dir)})  # fmt: skip
-    st.session_state["cc_base"] = saved.to_dict()
-    st.success(f"Saved threshold set **{plain(path.stem)}** by {plain(saved.author)} at "
-               f"{plain(saved.created)} ({code(path)}).")  # fmt: skip
+    threshold_form.save_form(bundle_dir, thresholds, "cc", "recall80-2026")

@@ -15,24 +15,20 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.cohort.cache import bundle_id
 from core.cohort.whatif import suggest_thresholds, with_values
 from core.models.calibration import DEFAULT_TARGET
 from core.models.threshold_rules import THRESHOLD_RULES
 from core.models.threshold_sets import (
     ORIGINAL,
-    THRESHOLD_DIR,
     list_threshold_sets,
     load_threshold_set,
-    save_threshold_set,
 )
 from core.models.thresholds import Thresholds, ThresholdsError
 from core.review.figures import location_label
 from core.schema import LOCATIONS, MIDLINE, CirculationGroups, split_location
-from core.verdicts import AuditAction, TargetKind
-from ui.audit import audit, remember_actor
+from ui import threshold_form
 from ui.bundle import TRAINING_SET, active_bundle
-from ui.text import code, plain
+from ui.text import plain
 
 __all__ = [
     "init_thresholds",
@@ -166,32 +162,4 @@ def current_thresholds() -> Thresholds:
 
 def save_form(bundle_dir: Path, thresholds: Thresholds) -> None:
     """Save the current thresholds as a named set beside the bundle (never bundle.json)."""
-    with st.form("wi_save", clear_on_submit=False):
-        cols = st.columns([2, 2, 1])
-        name = cols[0].text_input("Name", key="wi_save_name", placeholder="e.g. sens90-2024-06")
-        author = cols[1].text_input("Author", key="wi_save_author")
-        overwrite = cols[2].checkbox("Replace if it exists", key="wi_save_overwrite")
-        st.caption(
-            f"Current rule: {plain(thresholds.rule)}. Saved to {code(bundle_dir / THRESHOLD_DIR)}; "
-            "the bundle's own thresholds in bundle.json are never changed."
-        )
-        if not st.form_submit_button("Save threshold set"):
-            return
-    try:
-        path = save_threshold_set(bundle_dir, name, thresholds, author=author, overwrite=overwrite)
-    except ThresholdsError as err:
-        st.error(plain(err))
-        return
-    saved = load_threshold_set(bundle_dir, path.stem)
-    remember_actor(saved.author)
-    audit(
-        AuditAction.SAVE_THRESHOLD_SET,
-        TargetKind.THRESHOLD_SET,
-        path.stem,
-        {"bundle": bundle_id(bundle_dir)},
-    )
-    st.session_state["wi_base"] = saved.to_dict()
-    st.success(
-        f"Saved threshold set **{plain(path.stem)}** by {plain(saved.author)} at "
-        f"{plain(saved.created)} ({code(path)})."
-    )
+    threshold_form.save_form(bundle_dir, thresholds, "wi", "sens90-2024-06")

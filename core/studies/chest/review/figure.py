@@ -55,6 +55,19 @@ def _shrunk(rgb: np.ndarray) -> np.ndarray:
     )
 
 
+def focus_view(box: Box, original_size: tuple[int, int]) -> tuple[list[float], list[float]]:
+    """The x and y ranges that show ``box`` in its surroundings: three times its size on
+    each axis, at least a quarter of the film, centred on it and kept inside the film (a
+    reader judges a box against what is around it, not its own pixels alone)."""
+    ranges = []
+    for lo, hi, full in ((box[0], box[2], original_size[0]), (box[1], box[3], original_size[1])):
+        side = min(max(3.0 * (hi - lo), 0.25 * full), float(full))
+        start = min(max((lo + hi) / 2 - side / 2, 0.0), full - side)
+        ranges.append([start, start + side])
+    (x0, x1), (y0, y1) = ranges
+    return [x0, x1], [y1, y0]  # y runs down the film
+
+
 def film_figure(
     rgb: np.ndarray,
     original_size: tuple[int, int],
@@ -86,7 +99,7 @@ def film_figure(
             x=x0, y=y0, text=b.text, showarrow=False, xanchor="left", yanchor="bottom",
             font={"color": "#000", "size": 11}, bgcolor=colour, opacity=0.9,
         )  # fmt: skip
-    xr, yr = ([focus[0], focus[2]], [focus[3], focus[1]]) if focus else ([0, ow], [oh, 0])
+    xr, yr = focus_view(focus, original_size) if focus else ([0, ow], [oh, 0])
     fig.update_xaxes(range=xr, showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(range=yr, showgrid=False, zeroline=False, scaleanchor="x")
     fig.update_layout(
