@@ -3,7 +3,7 @@ a rule toggle and a threshold change (the live what-if), all server side, no mod
 
 The cohort is the project's synthetic VinBigData folder (500 films, three readers). Its
 member table, what the cache holds, is **simulated** from the readers' own boxes rather
-than predicted: each of three detector members sees every reader box with probability
+than predicted: each detector member of the bundle sees every reader box with probability
 0.8, jittered by up to 6 % of its size, scored from Beta(5, 2), plus 0-3 false alarms per
 film scored from Beta(2, 5); P(abnormal) is 0.8/0.2 with noise. What-if speed depends on
 how many boxes there are, not on which weights made them, and a real 500-film batch would
@@ -30,7 +30,8 @@ MEMBERS = ("detector_a", "detector_b", "detector_c")
 REPEATS = 7
 
 
-def simulated_members(annotations_rows: pd.DataFrame, sizes: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+def simulated_members(annotations_rows: pd.DataFrame, sizes: pd.DataFrame, members: tuple[str, ...] = MEMBERS,
+                      seed: int = 0) -> pd.DataFrame:  # fmt: skip
     """A member table (:data:`core.studies.chest.cohort.store.MEMBER_COLUMNS`) for the
     films of ``sizes`` (index image_id; width, height), from reader rows (see module doc)."""
     from core.studies.chest.classes import BOX_COLUMNS, NO_FINDING_ID
@@ -46,7 +47,7 @@ def simulated_members(annotations_rows: pd.DataFrame, sizes: pd.DataFrame, seed:
         own = by_film.get(image_id)
         p = float(np.clip((0.8 if own is not None else 0.2) + rng.normal(0, 0.15), 0, 1))
         rows.append((image_id, "", FILM_CLASS, np.nan, *nan4, int(w), int(h), p, ""))
-        for role in MEMBERS:
+        for role in members:
             if own is not None:
                 for _, r in own.iterrows():
                     if rng.random() > 0.8:
@@ -76,7 +77,7 @@ def main() -> None:
     from bench.chest_models import bench_bundle
     from core.models.thresholds import Thresholds
     from core.studies.chest.classes import ALL_LABELS
-    from core.studies.chest.cohort.api import load_cohort, what_if
+    from core.studies.chest.cohort.api import bundle_fusion, load_cohort, what_if
     from core.studies.chest.cohort.scoring import score_cohort
     from core.studies.chest.cohort.store import ChestCohortCache, chest_cache_key
     from core.studies.chest.ensemble import EnsembleSettings
@@ -90,11 +91,13 @@ def main() -> None:
     gen_s = time.perf_counter() - t0
     bundle, source = bench_bundle(tmp)
     bundle_dir = bundle.path
-    members = simulated_members(ann.boxes, ann.sizes)
+    roles = tuple(bundle_fusion(bundle_dir)[2]) or MEMBERS  # the bundle's WBF weights fit them
+    members = simulated_members(ann.boxes, ann.sizes, roles)
     cache = ChestCohortCache(tmp / "cache")
-    cache.save(chest_cache_key(bundle_dir, folder), members, {"detectors": list(MEMBERS)})
+    cache.save(chest_cache_key(bundle_dir, folder), members, {"detectors": list(roles)})
     n_boxes = int((members["class_id"] >= 0).sum())
-    print(f"cohort: {FILMS} synthetic films ({gen_s:.0f} s to generate), {n_boxes} simulated member boxes; bundle: {source}")
+    print(f"cohort: {FILMS} synthetic films ({gen_s:.0f} s to generate), {n_boxes} simulated boxes of "
+          f"{len(roles)} members; bundle: {source}")  # fmt: skip
 
     reopen = [_ms(lambda: load_cohort(folder, bundle_dir, cache=cache)) for _ in range(3)]
     data = load_cohort(folder, bundle_dir, cache=cache)

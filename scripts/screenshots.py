@@ -6,7 +6,7 @@ results and heatmaps. ``docs/cohort.png``: the cohort page on the demo held-out 
 ``docs/chest_errors.png``: the chest detection-errors page on the chest demo's held-out
 cohort (its batch also runs once), its headline and per-class table, then its error
 gallery; ``docs/chest_case.png``: the gallery's first false positive opened on the film
-page, with the fused truth and EigenCAM on. Needs ``make demo`` first and Debian's
+page, with the fused truth and the Faster R-CNN member's EigenCAM on. Needs ``make demo`` first and Debian's
 chromium; drives the app exactly as a person would, through ``streamlit run``.
 
     .venv/bin/python scripts/screenshots.py [--data data] [--study aneurysm|chest|all]
@@ -58,9 +58,11 @@ def _chest(page: Page, out: Path) -> None:
     if run.count():
         log.info("running the chest cohort batch once (cached afterwards)")
         run.click()
+        run.wait_for(state="detached", timeout=WAIT_MS)  # the page reran with the results
     page.wait_for_function(
         "document.querySelectorAll('[data-testid=stMetric]').length >= 3", timeout=WAIT_MS
     )
+    page.get_by_test_id("stDataFrame").first.wait_for(timeout=WAIT_MS)
     _full_page(page, out / "chest_cohort.png")
     page.set_viewport_size({"width": WIDTH, "height": 1100})
     page.get_by_role("tab", name="Errors").click()
@@ -69,14 +71,25 @@ def _chest(page: Page, out: Path) -> None:
     )
     _full_page(page, out / "chest_errors.png")
     page.set_viewport_size({"width": WIDTH, "height": 1100})
-    page.get_by_role("button", name="Open").first.click()
+    # By its button test id: a role-name match also finds the selectboxes' "open" toggles.
+    page.locator("[data-testid=stButton] button", has_text="Open").first.click()
     page.get_by_role("heading", name="Film review").wait_for(timeout=WAIT_MS)
     page.get_by_role("heading", name="Findings").wait_for(timeout=WAIT_MS)
-    page.get_by_text("Fused truth").click()
-    page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(has_text="None").click()
-    page.get_by_role("option", name="EigenCAM").click()
-    page.wait_for_timeout(4000)
-    _full_page(page, out / "chest_case.png")
+    try:
+        page.get_by_text("Fused truth").click(timeout=60_000)
+        page.wait_for_timeout(2000)
+        page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(
+            has_text="Heatmap"
+        ).click(timeout=60_000)
+        page.get_by_role("option", name="EigenCAM").click(timeout=60_000)
+        page.wait_for_timeout(3000)
+        page.get_by_test_id("stMain").get_by_test_id("stSelectbox").filter(
+            has_text="Detector member"
+        ).click(timeout=60_000)
+        page.get_by_role("option", name="detector_frcnn").click(timeout=60_000)
+        page.wait_for_timeout(15000)  # EigenCAM is computed once, then drawn
+    finally:
+        _full_page(page, out / "chest_case.png")
 
 
 def main(argv: list[str] | None = None) -> int:
