@@ -254,6 +254,11 @@ def test_verdicts_agree_relabel_and_a_drawn_box(
     at = handover(chest_env, tiny_chest_cohort, 1, threshold_set=low_set)
     boxes = [q for q in _questions(at) if "@" in q]
     assert len(boxes) >= 1
+    boxless_questions = [q for q in _questions(at) if "@" not in q]
+    assert boxless_questions == ["No finding"]  # the low set flags it
+    for boxless in boxless_questions:  # "No finding" has no box to relabel
+        assert at.radio(key=f"chest_verdict::{boxless}").options == ["agree", "disagree"]
+        assert f"chest_relabel::{boxless}" not in {s.key for s in at.selectbox}
     target = boxes[0]
     old = target.split(" @ ")[0]
     new = next(c for c in CLASSES if c != old)

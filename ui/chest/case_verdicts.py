@@ -53,9 +53,13 @@ def _question(f: Finding) -> str:
     return f"{f.label}{where}: score {f.score:.3f} (threshold {f.threshold:.3f})"
 
 
-def _answers(reviewed: ReviewedCase) -> list[tuple[str, str]]:
-    """``(key, question)`` of every flagged finding."""
-    return [(finding_key(f), _question(f)) for f in reviewed.result.findings if f.decision]
+def _answers(reviewed: ReviewedCase) -> list[tuple[str, str, bool]]:
+    """``(key, question, has a box)`` of every flagged finding."""
+    return [
+        (finding_key(f), _question(f), f.box is not None)
+        for f in reviewed.result.findings
+        if f.decision
+    ]
 
 
 def verdict_form(reviewed: ReviewedCase, size: tuple[int, int]) -> None:
@@ -67,10 +71,13 @@ def verdict_form(reviewed: ReviewedCase, size: tuple[int, int]) -> None:
     questions = _answers(reviewed)
     with st.form("chest_verdict_form", border=True):
         st.caption("Answer the boxes you checked; unanswered ones are not recorded.")
-        for key, text in questions:
+        for key, text, boxed in questions:
             left, right = st.columns([2, 1])
-            left.radio(text, ACTIONS, index=None, horizontal=True, key=f"chest_verdict::{key}")
-            right.selectbox("relabel as", CLASSES, index=None, key=f"chest_relabel::{key}")
+            # "No finding" has no box to give another class: agree or disagree only.
+            actions = ACTIONS if boxed else tuple(a for a in ACTIONS if a != "relabel")
+            left.radio(text, actions, index=None, horizontal=True, key=f"chest_verdict::{key}")
+            if boxed:
+                right.selectbox("relabel as", CLASSES, index=None, key=f"chest_relabel::{key}")
         st.markdown("**A finding the model missed** (box in original pixels)")
         cols = st.columns(5)
         add_class = cols[0].selectbox("class", CLASSES, index=None, key="chest_add_class")
@@ -90,7 +97,7 @@ def verdict_form(reviewed: ReviewedCase, size: tuple[int, int]) -> None:
 def _save(
     reviewed: ReviewedCase,
     size: tuple[int, int],
-    questions: list[tuple[str, str]],
+    questions: list[tuple[str, str, bool]],
     add_class: str | None,
     coords: list,
     reviewer: str,
@@ -98,7 +105,7 @@ def _save(
     form_id: str,
 ) -> None:
     answers = []
-    for key, _ in questions:
+    for key, _, _ in questions:
         action = st.session_state.get(f"chest_verdict::{key}")
         if action is not None:
             answers.append(BoxAnswer(key, action, st.session_state.get(f"chest_relabel::{key}")))
