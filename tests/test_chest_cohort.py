@@ -173,6 +173,25 @@ def test_wbf_settings_change_the_fused_boxes() -> None:
     assert sum(len(x.scores) for x in skip.matches.values()) < n[1]
 
 
+def test_a_kept_fusion_gives_the_same_scoring_with_the_rule_on_and_off() -> None:
+    """The page fuses once per WBF setting and reuses it for the rule on and off: the
+    result must be what fusing again gives."""
+    from core.studies.chest.cohort.scoring import fuse_cohort
+
+    roles = ["detector_a", "detector_b"]
+    m, t = _random_cohort(30, seed=7, roles=tuple(roles))
+    wbf = EnsembleSettings(iou_thr=0.45)
+    kept = fuse_cohort(m, roles, wbf)
+    for rule in (None, ClassifierRule(0.2, 0.6)):
+        again, reused = (score_cohort(m, t, roles, wbf, rule, fused=f) for f in (None, kept))
+        for c in again.matches:
+            a, b = again.matches[c], reused.matches[c]
+            assert np.array_equal(a.scores, b.scores) and np.array_equal(a.tp, b.tp), c
+    on = score_cohort(m, t, roles, wbf, ClassifierRule(0.2, 0.6), fused=kept)
+    off = score_cohort(m, t, roles, wbf, None, fused=kept)
+    assert not np.array_equal(on.matches[NO_FINDING_ID].scores, off.matches[NO_FINDING_ID].scores)
+
+
 def test_rule_lowers_scores_and_adds_no_finding() -> None:
     d = "detector"
     m = members({"a": [(d, 0, 0.8, 10, 10, 30, 30)], "b": [(d, 0, 0.8, 10, 10, 30, 30)]},

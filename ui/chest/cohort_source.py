@@ -30,7 +30,8 @@ from core.studies.chest.cohort.agreement import loo_truths, model_loo, reader_f1
 from core.studies.chest.cohort.api import CohortData, load_cohort
 from core.studies.chest.cohort.batch import bundle_runner, failures, run_chest_batch
 from core.studies.chest.cohort.curves import froc_curve, map_interval
-from core.studies.chest.cohort.scoring import ScoredCohort, predictions, score_cohort
+from core.studies.chest.cohort.scoring import ScoredCohort, fuse_cohort, predictions, score_cohort
+from core.studies.chest.runner import ChestOutput
 from core.studies.chest.cohort.store import ChestCohortCache, chest_cache_key
 from core.studies.chest.ensemble import EnsembleSettings
 from core.studies.chest.layout import read_vinbigdata
@@ -105,11 +106,19 @@ def version(source: Source) -> str:
     return f"{source.key.name}@{side.stat().st_mtime_ns if side.is_file() else 0}"
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _fused(key_name: str, fusion: str, _data: CohortData) -> list[ChestOutput]:
+    """The members fused with one WBF setting (the costly part), shared by the rule on and
+    off and by the readers' comparison."""
+    return fuse_cohort(_data.members, _data.detectors, EnsembleSettings.from_dict(json.loads(fusion)))
+
+
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _scored(key_name: str, fusion: str, rule_on: bool, _data: CohortData) -> ScoredCohort:
     rule = _data.rule if rule_on else None
     return score_cohort(_data.members, _data.truth, _data.detectors,
-                        EnsembleSettings.from_dict(json.loads(fusion)), rule)  # fmt: skip
+                        EnsembleSettings.from_dict(json.loads(fusion)), rule,
+                        fused=_fused(key_name, fusion, _data))  # fmt: skip
 
 
 def scored(
@@ -152,7 +161,8 @@ def _readers(key_data: str, cohort_dir: str) -> tuple[Any, Any]:
 def _model_loo(key_name: str, fusion: str, rule_on: bool, _data: CohortData, _loo: Any) -> Any:
     rule = _data.rule if rule_on else None
     fusion_settings = EnsembleSettings.from_dict(json.loads(fusion))
-    return model_loo(predictions(_data.members, _data.detectors, fusion_settings, rule), _loo)
+    fused = _fused(key_name, fusion, _data)
+    return model_loo(predictions(_data.members, _data.detectors, fusion_settings, rule, fused), _loo)
 
 
 def agreement_inputs(source: Source, data: CohortData, s: ScoredCohort) -> tuple[Any, Any]:

@@ -30,7 +30,7 @@ from core.studies.chest.metric import COMPETITION_IOU, ClassMatch, match_all
 from core.studies.chest.rule import ClassifierRule
 from core.studies.chest.runner import ChestOutput, predictions_frame, with_rule
 
-__all__ = ["Films", "ScoredCohort", "films_of", "predictions", "score_cohort"]
+__all__ = ["Films", "ScoredCohort", "films_of", "fuse_cohort", "predictions", "score_cohort"]
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +66,12 @@ def films_of(members: pd.DataFrame, truth_ids: list[str] | None = None) -> Films
                  rows["height"].to_numpy(int), rows["p_abnormal"].to_numpy(float))  # fmt: skip
 
 
-def predictions(
-    members: pd.DataFrame,
-    detectors: list[str],
-    settings: EnsembleSettings,
-    rule: ClassifierRule | None,
-) -> pd.DataFrame:
-    """Prediction rows of every film that ran, as the runner would write them: members
-    fused with ``settings`` (a lone detector as is), then ``rule`` (``None``: the rule
-    left out, "No finding" from the boxes' own confidence)."""
+def fuse_cohort(
+    members: pd.DataFrame, detectors: list[str], settings: EnsembleSettings
+) -> list[ChestOutput]:
+    """Every film that ran, its members fused with ``settings`` (a lone detector as is),
+    before any rule: the expensive step of a what-if (WBF runs per film in Python), so a
+    page keeps it per WBF setting and a rule toggle reuses it."""
     films = films_of(members)
     boxes = members[members["class_id"] != FILM_CLASS]
     by_film = boxes.groupby("image_id").indices
@@ -90,10 +87,25 @@ def predictions(
             fused = fuse_members(list(own.values()), size, settings)
         else:
             fused = next(iter(own.values()), _EMPTY)
-        out = ChestOutput(image_id, size, own, fused, fused,
-                          None if np.isnan(p) else float(p))  # fmt: skip
-        outs.append(out if rule is None or out.p_abnormal is None else with_rule(out, rule))
-    ruled = rule is not None and not np.all(np.isnan(films.p_abnormal))
+        outs.append(ChestOutput(image_id, size, own, fused, fused,
+                                None if np.isnan(p) else float(p)))  # fmt: skip
+    return outs
+
+
+def predictions(
+    members: pd.DataFrame,
+    detectors: list[str],
+    settings: EnsembleSettings,
+    rule: ClassifierRule | None,
+    fused: list[ChestOutput] | None = None,
+) -> pd.DataFrame:
+    """Prediction rows of every film that ran, as the runner would write them: members
+    fused with ``settings`` (or ``fused``, :func:`fuse_cohort`'s output for them), then
+    ``rule`` (``None``: the rule left out, "No finding" from the boxes' own confidence)."""
+    outs = fuse_cohort(members, detectors, settings) if fused is None else fused
+    if rule is not None:
+        outs = [o if o.p_abnormal is None else with_rule(o, rule) for o in outs]
+    ruled = rule is not None and any(o.p_abnormal is not None for o in outs)
     return predictions_frame(outs, stage="final" if ruled else "fused")
 
 
@@ -156,12 +168,18 @@ def score_cohort(
     settings: EnsembleSettings,
     rule: ClassifierRule | None,
     iou_thr: float = COMPETITION_IOU,
+    fused: list[ChestOutput] | None = None,
 ) -> ScoredCohort:
     """Fuse, apply the rule and match every class once (see the module docstring).
     ``truth`` is the fused reader truth (``fuse_readers``: ``score`` is the readers' share).
-    Only films that ran and are labelled are scored."""
+    Only films that ran and are labelled are scored. ``fused``: :func:`fuse_cohort`'s
+    output for ``settings``, kept by the caller, so only the rule and matching run."""
     films = films_of(members, sorted(set(truth["image_id"].astype(str))))
-    pred = predictions(members[members["image_id"].isin(set(films.ids))], detectors, settings, rule)
+    ids = set(films.ids)
+    if fused is None:
+        pred = predictions(members[members["image_id"].isin(ids)], detectors, settings, rule)
+    else:
+        pred = predictions(members, detectors, settings, rule, [o for o in fused if o.image_id in ids])
     truth = truth[truth["image_id"].astype(str).isin(set(films.ids))]
     matches = match_all(pred, truth, films.ids, iou_thr)
     t_scores = {c: truth.loc[truth["class_id"].astype(int) == c, "score"].to_numpy(float)
