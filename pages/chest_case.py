@@ -21,9 +21,10 @@ from ui.chest.case_export import export_panel
 from ui.chest.case_findings import film_summary, findings_panel
 from ui.chest.case_heatmaps import heatmap_controls
 from ui.chest.case_intake import film_intake, show_film_problems
-from ui.chest.case_verdicts import stored_verdicts, verdict_form
+from ui.chest.case_verdicts import verdict_form
 from ui.chest.case_viewer import film_thresholds, film_viewer, truth_controls, window_controls
 from ui.text import plain
+from ui.verdict_panel import stored_verdicts
 
 active = active_bundle("chest")
 st.title("Film review")
@@ -86,7 +87,7 @@ review = replace(
 
 st.subheader("Reviewer verdicts")
 verdict_form(reviewed, film.original_size)
-stored_verdicts(reviewed)
+stored_verdicts(case.content_hash(), "chest_stored_verdicts")
 
 st.subheader("Export")
 export_panel(review)

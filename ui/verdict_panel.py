@@ -23,10 +23,11 @@ from core.review.verdicts import (
 )
 from core.studies.study import StudyResult
 from core.verdicts import AuditAction, TargetKind, VerdictIn, VerdictStoreError
+from core.verdicts.records import BOX_COLUMNS
 from ui.audit import audit, remember_actor
 from ui.cohort.reviewer import verdict_store
 
-__all__ = ["save_verdicts", "verdict_panel"]
+__all__ = ["save_verdicts", "stored_verdicts", "verdict_panel"]
 
 _FORM_ID = "verdict_form_id"
 _CHOICES = ["agree", "disagree"]
@@ -60,6 +61,27 @@ def save_verdicts(
         {"verdict_ids": saved, "bundle": batch[0].bundle_hash if batch else ""},
     )
     return True
+
+
+#: The stored-verdict columns every study's page lists (a box's corners where it has one).
+_SHOWN = ("reviewer", "finding", *BOX_COLUMNS, "agree", "model_decision", "reviewer_label",
+          "comment", "created_at")  # fmt: skip
+
+
+def stored_verdicts(case_hash: str, key: str) -> None:
+    """The latest stored verdicts of one case as a table (box columns only when some
+    verdict has a box); a warning, not an error, when the store is unavailable."""
+    try:
+        stored = verdict_store().latest(case_hash)
+    except VerdictStoreError as err:
+        st.warning(f"Stored verdicts are unavailable: {err}")
+        return
+    if not stored:
+        return
+    frame = pd.DataFrame([v.to_dict() for v in stored])
+    boxed = frame[list(BOX_COLUMNS)].notna().any().any()
+    cols = [c for c in _SHOWN if boxed or c not in BOX_COLUMNS]
+    st.dataframe(frame[cols], hide_index=True, key=key)
 
 
 def verdict_panel(reviewed: ReviewedCase) -> None:
@@ -103,20 +125,4 @@ def verdict_panel(reviewed: ReviewedCase) -> None:
                 ),
                 reviewed.case.content_hash(),
             )
-    try:
-        stored = verdict_store().latest(reviewed.case.content_hash())
-    except VerdictStoreError as err:
-        st.warning(f"Stored verdicts are unavailable: {err}")
-        return
-    if stored:
-        frame = pd.DataFrame([v.to_dict() for v in stored])
-        cols = [
-            "reviewer",
-            "finding",
-            "agree",
-            "model_decision",
-            "reviewer_label",
-            "comment",
-            "created_at",
-        ]
-        st.dataframe(frame[cols], hide_index=True, key="stored_verdicts")
+    stored_verdicts(reviewed.case.content_hash(), "stored_verdicts")

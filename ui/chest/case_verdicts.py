@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 
-import pandas as pd
 import streamlit as st
 
 from core.findings import Finding
@@ -23,13 +22,12 @@ from core.studies.chest.review.verdicts import (
     build_chest_verdicts,
     drawn_finding,
 )
-from core.verdicts import NOT_SIGNED_IN, VerdictStoreError
+from core.verdicts import NOT_SIGNED_IN
 from ui.audit import current_actor, remember_actor
 from ui.chest.case_viewer import SELECTED_BOX
-from ui.cohort.reviewer import verdict_store
 from ui.verdict_panel import save_verdicts
 
-__all__ = ["verdict_form", "stored_verdicts", "COORDS"]
+__all__ = ["verdict_form", "COORDS"]
 
 _FORM_ID = "chest_verdict_form_id"
 _PREFILLED = "chest_prefilled_box"
@@ -126,29 +124,3 @@ def _save(
         reviewed.case.content_hash(),
         _FORM_ID,
     )  # fmt: skip
-
-
-def stored_verdicts(reviewed: ReviewedCase) -> list:
-    """The latest stored verdicts of this film (shown as a table); [] when unavailable."""
-    try:
-        stored = verdict_store().latest(reviewed.case.content_hash())
-    except VerdictStoreError as err:
-        st.warning(f"Stored verdicts are unavailable: {err}")
-        return []
-    if stored:
-        frame = pd.DataFrame([v.to_dict() for v in stored])
-        cols = [
-            "reviewer",
-            "finding",
-            "box_x0",
-            "box_y0",
-            "box_x1",
-            "box_y1",
-            "agree",
-            "model_decision",
-            "reviewer_label",
-            "comment",
-            "created_at",
-        ]
-        st.dataframe(frame[cols], hide_index=True, key="chest_stored_verdicts")
-    return stored
