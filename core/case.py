@@ -25,6 +25,8 @@ import numpy as np
 __all__ = [
     "Box",
     "ImageKind",
+    "Surround",
+    "FieldShape",
     "ProblemKind",
     "SourceInfo",
     "ViewImage",
@@ -37,6 +39,9 @@ __all__ = [
 #: ``(x0, y0, x1, y1)`` in pixel coordinates, end exclusive.
 Box = tuple[int, int, int, int]
 ImageKind = Literal["clean", "margin", "margin_text"]
+#: What lies around the field (``none``: the field fills the image) and the field's outline.
+Surround = Literal["black", "white", "grey", "none"]
+FieldShape = Literal["rectangular", "circular", "rounded", "full"]
 ProblemKind = Literal["missing", "duplicate", "unrecognised_name", "bad_file", "too_large"]
 
 
@@ -126,6 +131,9 @@ class PreprocessRecord:
     crop: Box
     text_boxes: tuple[Box, ...] = ()
     original_size: tuple[int, int] = (0, 0)  # (width, height)
+    #: What preprocessing found around the field; defaults keep older records readable.
+    surround: Surround = "none"
+    field_shape: FieldShape = "full"
 
     def to_row(self, file: str) -> dict[str, object]:
         """A row of ``preprocess.csv``."""
@@ -138,6 +146,8 @@ class PreprocessRecord:
             "crop_x1": x1,
             "crop_y1": y1,
             "text_boxes": json.dumps([list(b) for b in self.text_boxes]),
+            "surround": self.surround,
+            "field_shape": self.field_shape,
         }
 
 

@@ -140,9 +140,9 @@ def test_predict_cli_refuses_a_missing_bundle(tmp_path: Path) -> None:
 
 
 def _grey_margin_case(case_id: str = "20") -> Case:
-    """Every view: a light picture whose left 20 columns are grey 70. The default margin
-    threshold (half the background, at most 100) calls that margin; ``dark_fraction=0.25``
-    (threshold 50) calls it picture."""
+    """Every view: a light picture whose left 20 columns are grey 70. The default params crop
+    that margin; ``min_margin=25`` (margins narrower than 25 px are kept as picture) does
+    not."""
     rng = np.random.default_rng(3)
     views = {}
     for v in VIEWS:
@@ -165,8 +165,8 @@ def _recording(bundle_dir: Path, to: Path, **params: object) -> Path:
 def test_the_bundles_recorded_preprocessing_params_are_used(
     bundle: Bundle, bundle_dir: Path, tmp_path: Path
 ) -> None:
-    recorded = load_bundle(_recording(bundle_dir, tmp_path / "b", dark_fraction=0.25), "cpu")
-    assert recorded_params(recorded.manifest).dark_fraction == 0.25
+    recorded = load_bundle(_recording(bundle_dir, tmp_path / "b", min_margin=25), "cpu")
+    assert recorded_params(recorded.manifest).min_margin == 25
     case = _grey_margin_case()
     default, other = run_case(bundle, case, cam=False), run_case(recorded, case, cam=False)
     assert default.views["LI-A"].record.crop == (20, 0, 160, 120)

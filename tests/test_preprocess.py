@@ -247,6 +247,7 @@ def test_cli_outputs(cohort: tuple[Path, Path]) -> None:
         rows = list(reader)
     assert tuple(reader.fieldnames or ()) == (
         "file", "image_type", "crop_x0", "crop_y0", "crop_x1", "crop_y1", "text_boxes",
+        "surround", "field_shape",
     )  # fmt: skip
     assert len(rows) == 16
     for row in rows:
@@ -384,7 +385,9 @@ def test_params_from_a_record_name_missing_fields() -> None:
 
 def test_recorded_params_read_the_manifests_entry() -> None:
     record = replace(DEFAULT_PARAMS, min_char_px=9).to_record()
-    manifest = {"preprocessing": {"crop_text_fill": {"module": "core.preprocess", "params": record}}}
+    manifest = {
+        "preprocessing": {"crop_text_fill": {"module": "core.preprocess", "params": record}}
+    }
     assert recorded_params(manifest).min_char_px == 9
     assert recorded_params({"preprocessing": {}}, "old bundle") is DEFAULT_PARAMS
     with pytest.raises(PreprocessParamsError, match="^mine: preprocessing params"):

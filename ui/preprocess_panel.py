@@ -7,15 +7,22 @@ from typing import Mapping
 
 import streamlit as st
 
-from core.case import Case, CleanView, SourceInfo
+from core.case import Case, CleanView, PreprocessRecord, SourceInfo
 from core.review.drawing import draw_preprocessing, side_by_side
 from ui.text import plain
 from ui.view_grid import view_cells
 
-__all__ = ["preprocess_panel", "source_caption"]
+__all__ = ["preprocess_panel", "source_caption", "framing_caption"]
 
 _THUMB_HEIGHT = 260
 _KIND = {"clean": "clean", "margin": "margin cropped", "margin_text": "margin cropped, text masked"}
+
+
+def framing_caption(record: PreprocessRecord) -> str:
+    """What framed the field, e.g. "circular field in a white surround" or "no surround"."""
+    if record.surround == "none":
+        return "no surround"
+    return f"{record.field_shape} field in a {record.surround} surround"
 
 
 def source_caption(source: SourceInfo) -> str:
@@ -31,7 +38,8 @@ def preprocess_panel(case: Case, clean: Mapping[str, CleanView]) -> None:
     """Grid of "original (boxes drawn) | cleaned" pictures, one per view."""
     st.caption(
         "Left of each pair: the original with the crop (green) and masked text (amber). "
-        "Right: the cleaned crop the models see."
+        "Right: the cleaned crop the models see. Each caption says what framed the field "
+        "(surround and field shape) as preprocessing found it."
     )
     for view, col in view_cells(clean):
         with col:
@@ -41,7 +49,8 @@ def preprocess_panel(case: Case, clean: Mapping[str, CleanView]) -> None:
             )
             st.image(
                 pair,
-                caption=f"{view} · {_KIND.get(cv.record.image_type, cv.record.image_type)}",
+                caption=f"{view} · {_KIND.get(cv.record.image_type, cv.record.image_type)}"
+                f" · {framing_caption(cv.record)}",
                 output_format="JPEG",
             )
             st.caption(plain(source_caption(source), 160))

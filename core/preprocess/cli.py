@@ -31,7 +31,10 @@ log = logging.getLogger(__name__)
 
 #: Files looked at in ``IN``; anything else (train.csv, truth.json) is skipped quietly.
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".dcm"})
-CSV_COLUMNS = ("file", "image_type", "crop_x0", "crop_y0", "crop_x1", "crop_y1", "text_boxes")
+CSV_COLUMNS = (
+    "file", "image_type", "crop_x0", "crop_y0", "crop_x1", "crop_y1", "text_boxes",
+    "surround", "field_shape",
+)  # fmt: skip
 ERROR_COLUMNS = ("file", "reason")
 
 

@@ -43,7 +43,7 @@ class Components:
 
     def mask_of(self, keep: np.ndarray) -> np.ndarray:
         """uint8 mask of the components where ``keep`` (one bool per component) is set."""
-        return np.concatenate(([False], keep))[self.labels].view(np.uint8)
+        return np.take(np.concatenate(([0], keep)).astype(np.uint8), self.labels)
 
 
 def components(mask: np.ndarray, loose: np.ndarray) -> Components:
@@ -64,16 +64,25 @@ def components(mask: np.ndarray, loose: np.ndarray) -> Components:
 
 
 def char_like(
-    comps: Components, shape: tuple[int, int], polarity: Polarity, params: PreprocessParams
+    comps: Components,
+    shape: tuple[int, int],
+    polarity: Polarity,
+    params: PreprocessParams,
+    sharp: bool = True,
 ) -> np.ndarray:
-    """Boolean per component: character-shaped, with sharp edges onto background."""
+    """Boolean per component: character-shaped, with sharp edges onto background, and clear
+    of the picture's edge (a mark cut by the crop is a sliver of surround or anatomy: a
+    burned-in character lies wholly inside the picture). ``sharp=False`` drops the
+    sharpness test: the shape alone."""
     b = comps.boxes
     w, h, area = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1], b[:, 4]
     h_max = max(params.min_char_px + 1, params.max_char_fraction * min(shape))
+    inside = (b[:, 0] > 0) & (b[:, 1] > 0) & (b[:, 2] < shape[1]) & (b[:, 3] < shape[0])
     return (
-        (h >= params.min_char_px)
+        inside
+        & (h >= params.min_char_px)
         & (h <= h_max)
         & (w <= _MAX_ASPECT[polarity] * h)
         & (area >= _MIN_FILL * w * h)
-        & comps.sharp
+        & (comps.sharp if sharp else True)
     )

@@ -19,7 +19,9 @@ def label_boxes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n, labels = cv2.connectedComponents(mask, connectivity=8)
     if n <= 1:
         return labels, np.zeros((0, 5), np.int64)
-    ys, xs = np.nonzero(labels)
+    # cv2.findNonZero is several times faster than np.nonzero on a large sparse mask.
+    points = cv2.findNonZero(mask).reshape(-1, 2)
+    xs, ys = points[:, 0], points[:, 1]
     lab = labels[ys, xs]
     order = np.argsort(lab, kind="stable")
     lab, xs, ys = lab[order], xs[order], ys[order]

@@ -25,6 +25,8 @@ __all__ = ["TextLine", "find_lines"]
 _BLOCK_STEP = 3.5
 #: Heights of lines in one block agree within this factor.
 _BLOCK_HEIGHT = 1.35
+#: Height ratio (either way) of a loose mark to the line it joins.
+_LOOSE_HEIGHT = 1.4
 #: Fewest characters a dark line needs to join a block (bright: one).
 _MIN_BLOCK_CHARS = {"bright": 1, "dark": 2}
 
@@ -85,6 +87,19 @@ def _grow(box: np.ndarray, small: np.ndarray, reach: float) -> np.ndarray:
         box = grown
 
 
+def _grow_loose(box: np.ndarray, loose: np.ndarray, med: float, reach: float) -> np.ndarray:
+    """Extend a line box by character-shaped marks that failed only the sharpness test
+    (a glyph touching a vessel): of the line's height (within ``_LOOSE_HEIGHT``), their top
+    and bottom on the line's (within a quarter height), next to its ends."""
+    if len(loose) == 0:
+        return box
+    h = loose[:, 3] - loose[:, 1]
+    tol = 0.25 * med
+    ok = ((h >= med / _LOOSE_HEIGHT) & (h <= med * _LOOSE_HEIGHT)
+          & (loose[:, 1] >= box[1] - tol) & (loose[:, 3] <= box[3] + tol))  # fmt: skip
+    return _grow(box, loose[ok], reach)
+
+
 def _in_block(line: TextLine, accepted: list[TextLine]) -> bool:
     """Is ``line`` stacked on (or under) an accepted line, like the rest of a block?"""
     x0, y0, x1, y1 = line.box
@@ -105,8 +120,10 @@ def find_lines(
     shape: tuple[int, int],
     polarity: Polarity,
     params: PreprocessParams,
+    loose: np.ndarray | None = None,
 ) -> list[TextLine]:
-    """Text lines from character boxes ``chars`` and small marks ``small`` (``(n, 4)``)."""
+    """Text lines from character boxes ``chars``, small marks ``small`` and character-shaped
+    but unsharp marks ``loose`` (each ``(n, 4)``); only ``chars`` make a line."""
     if len(chars) == 0:
         return []
     labels = _group(chars, params.line_gap)
@@ -122,7 +139,11 @@ def find_lines(
             continue
         core = np.array([members[:, 0].min(), members[:, 1].min(),
                          members[:, 2].max(), members[:, 3].max()])  # fmt: skip
-        x0, y0, x1, y1 = _grow(core, small, params.line_gap * med).tolist()
+        reach = params.line_gap * med
+        grown = _grow(core, small, reach)
+        if loose is not None:
+            grown = _grow(_grow_loose(grown, loose, med, reach), small, reach)
+        x0, y0, x1, y1 = grown.tolist()
         pad = max(2, int(round(params.box_pad * med)))
         box = (max(0, x0 - pad), max(0, y0 - pad), min(w_img, x1 + pad), min(h_img, y1 + pad))
         line = TextLine(box, polarity, count, med)

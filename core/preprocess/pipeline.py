@@ -13,7 +13,7 @@ import numpy as np
 from core.case import Box, CleanView, PreprocessRecord, ViewImage
 from core.preprocess.fill import fill_text
 from core.preprocess.kind import classify
-from core.preprocess.margin import find_crop
+from core.preprocess.margin import find_field
 from core.preprocess.params import DEFAULT_PARAMS, PreprocessParams
 from core.preprocess.text import detect_text
 
@@ -52,16 +52,18 @@ def preprocess_image(
     if gray.dtype != np.uint8 or gray.ndim != 2:
         raise ValueError(f"preprocess_image needs 2-D uint8, got {gray.dtype} {gray.shape}")
     h, w = gray.shape
-    crop = find_crop(gray, params)
+    field = find_field(gray, params)
+    crop = field.crop
     x0, y0, x1, y1 = crop
     picture = gray[y0:y1, x0:x1]
-    detection = detect_text(picture, params)
+    detection = detect_text(picture, params, field.mask((x1 - x0, y1 - y0)))
     cleaned = fill_text(picture, detection, params)
     boxes = merge_boxes(
         [(bx0 + x0, by0 + y0, bx1 + x0, by1 + y0) for bx0, by0, bx1, by1 in
          (line.box for line in detection.lines)]
     )  # fmt: skip
-    record = PreprocessRecord(classify(crop, (w, h), boxes), crop, boxes, (w, h))
+    kind = classify(crop, (w, h), boxes)
+    record = PreprocessRecord(kind, crop, boxes, (w, h), field.surround, field.shape)
     return cleaned, record
 
 

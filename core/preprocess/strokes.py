@@ -22,6 +22,9 @@ __all__ = [
 #: Work size of the median: a window of ``background_window`` of the image is this many
 #: pixels on the shrunken image, which keeps the median cheap at any resolution.
 _MEDIAN_KSIZE = 11
+#: Share of the shorter side the broad background spans, and how far below the picture's
+#: median it may follow a vignetted field.
+_BROAD, _VIGNETTE = 1 / 3, 0.12
 #: Neighbourhood (on the shrunk image, about half a median window) of the envelopes.
 _ENVELOPE_KSIZE = 5
 #: How far (px) hysteresis may grow a stroke into weaker pixels.
@@ -30,7 +33,9 @@ _REACH_KERNEL = np.ones((2 * _REACH + 1, 2 * _REACH + 1), np.uint8)
 
 
 def background_bounds(
-    picture: np.ndarray, params: PreprocessParams = DEFAULT_PARAMS
+    picture: np.ndarray,
+    params: PreprocessParams = DEFAULT_PARAMS,
+    field: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(lower, median, upper)`` local background estimates, uint8, full size.
 
@@ -42,8 +47,13 @@ def background_bounds(
     pass for a bright stroke; ``upper`` (the highest median nearby) does not sink, so bright
     strokes are measured against it, and dark ones against ``lower`` for the same reason.
     A pocket of background walled in by vessels can sink every nearby median, so the
-    envelopes are also held at least as far out as the picture's overall median: a stroke
-    must stand out from the picture as a whole, not just from its crowded neighbourhood.
+    envelopes are also held at least as far out as the *broad* background (the upper
+    quartile over a third of the picture, :func:`_broad_background`): a stroke must stand out from its
+    part of the picture, not just from its crowded neighbourhood, while vignetting (the
+    field darkening towards its edge) is followed rather than taken for contrast.
+    That hold applies inside the field only (``field``, uint8 0/1, when the crop holds
+    surround, as a circular field's corners do): a flat grey surround is its own
+    background, and text burned into it is measured against it.
     """
     h, w = picture.shape
     window = max(_MEDIAN_KSIZE, params.background_window * min(h, w))
@@ -57,12 +67,45 @@ def background_bounds(
     if k >= 3:
         small = cv2.medianBlur(small, k)
     near = np.ones((_ENVELOPE_KSIZE, _ENVELOPE_KSIZE), np.uint8)
-    overall = np.uint8(np.median(small))
-    lower = np.minimum(cv2.erode(small, near), overall)
-    upper = np.maximum(cv2.dilate(small, near), overall)
+    lower, upper = cv2.erode(small, near), cv2.dilate(small, near)
+    inside = None
+    if field is not None:
+        inside = cv2.resize(field, small.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
+        if not inside.any():
+            inside = None
+    # The broad background may follow vignetting down to ``_VIGNETTE`` below the picture's
+    # median, not further: a dense vessel cloud sinks it too, and must not pass for one.
+    overall = float(np.median(small if inside is None else small[inside]))
+    broad = np.maximum(_broad_background(small, inside), np.uint8((1 - _VIGNETTE) * overall))
+    if inside is None:
+        lower, upper = np.minimum(lower, broad), np.maximum(upper, broad)
+    else:
+        lower = np.where(inside, np.minimum(lower, broad), lower)
+        upper = np.where(inside, np.maximum(upper, broad), upper)
     return tuple(  # type: ignore[return-value]
         cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR) for b in (lower, small, upper)
     )
+
+
+def _broad_background(small: np.ndarray, inside: np.ndarray | None) -> np.ndarray:
+    """The upper quartile of the local medians over about ``_BROAD`` of the picture, at
+    ``small``'s size. Vessels only darken the field, so the upper quartile is background
+    even in a dense vessel cloud, and a window this size still follows vignetting. Surround
+    pixels (outside ``inside``) count as the field's overall median so they do not pull it.
+    """
+    fill = small if inside is None else np.where(inside, small, np.median(small[inside]))
+    fill = fill.astype(np.uint8)
+    h, w = small.shape
+    f = max(1, round(min(h, w) * _BROAD / _MEDIAN_KSIZE))
+    tiny = cv2.resize(fill, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_NEAREST)
+    r = min(_MEDIAN_KSIZE // 2, (min(tiny.shape) - 1) // 2)
+    if r >= 1:
+        padded = cv2.copyMakeBorder(tiny, r, r, r, r, cv2.BORDER_REFLECT)
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * r + 1, 2 * r + 1))
+        flat = windows.reshape(*tiny.shape, -1)
+        q = (9 * flat.shape[-1]) // 10
+        tiny = np.partition(flat, q, axis=-1)[..., q]
+    return cv2.resize(tiny, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def noise_sigma(picture: np.ndarray, background: np.ndarray) -> float:

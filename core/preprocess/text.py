@@ -43,16 +43,27 @@ def _lines_of(
     """Lines of one polarity, and the mask of its sharp stroke components."""
     comps = components(mask, loose)
     boxes = comps.boxes
-    chars = boxes[char_like(comps, mask.shape, polarity, params), :4]
+    shaped = char_like(comps, mask.shape, polarity, params, sharp=False)
+    chars = boxes[shaped & comps.sharp, :4]
+    unsharp = shaped & ~comps.sharp
     heights = boxes[:, 3] - boxes[:, 1]
     small = boxes[(heights < params.min_char_px) & (boxes[:, 4] >= 2) & comps.sharp, :4]
-    lines = find_lines(chars, small, mask.shape, polarity, params)
-    return lines, comps.mask_of(comps.sharp)
+    lines = find_lines(chars, small, mask.shape, polarity, params, boxes[unsharp, :4])
+    # Unsharp glyphs a line took in are filled with it (a glyph touching a vessel).
+    taken = np.zeros(len(boxes), bool)
+    for line in lines:
+        x0, y0, x1, y1 = line.box
+        taken |= ((boxes[:, 0] >= x0) & (boxes[:, 1] >= y0)
+                  & (boxes[:, 2] <= x1) & (boxes[:, 3] <= y1))  # fmt: skip
+    return lines, comps.mask_of(comps.sharp | (unsharp & taken))
 
 
-def detect_text(picture: np.ndarray, params: PreprocessParams = DEFAULT_PARAMS) -> TextDetection:
-    """Find lines of burned-in text anywhere in the cropped picture."""
-    bounds = background_bounds(picture, params)
+def detect_text(
+    picture: np.ndarray, params: PreprocessParams = DEFAULT_PARAMS, field: np.ndarray | None = None
+) -> TextDetection:
+    """Find lines of burned-in text anywhere in the cropped picture (``field``: uint8 0/1 of
+    the field's pixels when the crop also holds surround)."""
+    bounds = background_bounds(picture, params, field)
     contrast = stroke_contrast(picture, bounds[1], params)
     max_char = params.max_char_fraction * min(picture.shape)
     bright, dark = stroke_masks(picture, bounds, contrast, params.black_level, max_char)

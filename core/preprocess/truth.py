@@ -61,5 +61,7 @@ def load_predictions(pred_dir: Path) -> dict[str, PreprocessRecord]:
             crop = _box([row["crop_x0"], row["crop_y0"], row["crop_x1"], row["crop_y1"]])
             boxes = tuple(_box(b) for b in json.loads(row["text_boxes"]))
             kind = row["image_type"]
-            out[row["file"]] = PreprocessRecord(kind, crop, boxes)  # type: ignore[arg-type]
+            # Files written before surround/field_shape existed read as the defaults.
+            framing = {k: row[k] for k in ("surround", "field_shape") if row.get(k)}
+            out[row["file"]] = PreprocessRecord(kind, crop, boxes, **framing)  # type: ignore[arg-type]
     return out
