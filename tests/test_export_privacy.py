@@ -4,7 +4,7 @@ A DICOM case is built whose files carry a patient name, ID, birth date and insti
 whose pixels have the name and ID burned in (inside the field, where preprocessing finds
 text, and in the margin outside the crop, where it never looks), and which comes with an
 unusable file named after the patient. It runs through intake, preprocessing and a tiny
-bundle (with its stage-1 heatmaps), and its HTML, JSON and CSV exports are scanned.
+bundle (with its stage-1 heatmaps), and its HTML, PDF, JSON and CSV exports are scanned.
 
 Pixels are checked by template matching: the burned-in string is rendered again with the
 same font, scale and thickness, shrunk by the picture's scale, and matched
@@ -15,7 +15,9 @@ edges and box outlines alone. Calibration on the first two sample cases: the unr
 control pictures (the originals with boxes, shrunk like the report's) score 0.69 to 0.93
 where the string is; the exported pictures (originals and heatmap overlays) score at most
 0.38. :data:`READABLE` = 0.5 lies between; the test asserts that the control clears it,
-so a change that made the string unreadable anyway would show up.
+so a change that made the string unreadable anyway would show up. The PDF report's text
+layer and metadata get the text scan, and every picture embedded in it (found again in
+the HTML report by its pixels, for its view) the same template match.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import cv2
 import numpy as np
 import pytest
 from intake_fixtures import dicom
+from pdf_fixtures import pdf_images, pdf_text
 from PIL import Image
 from pydicom import dcmread
 
@@ -41,7 +44,7 @@ from core.models.bundle import load_bundle
 from core.models.inference import preprocess_case, run_case
 from core.preprocess.pipeline import preprocess_image
 from core.review.drawing import draw_preprocessing
-from core.review.export import export_csv, export_json
+from core.review.export import export_csv, export_json, pdf_report
 from core.review.overlay import HeatmapSettings, fit
 from core.review.redact import MARGIN_FILL, file_token, redact_pixels, scrub, short_id
 from core.review.report import REPORT_SIDE, html_report
@@ -113,6 +116,11 @@ def reviewed(case: Case, tiny_bundle: Path) -> ReviewedCase:
     assert cams, "the tiny bundle's stage-1 heatmaps are part of what is exported"
     settings = HeatmapSettings("Aneurysm", "gradcam", 0.5, "shared")
     return ReviewedCase(case, clean, result, CTX).with_heatmaps(settings, cams, 1.0)
+
+
+@pytest.fixture(scope="module")
+def pdf(reviewed: ReviewedCase) -> bytes:
+    return pdf_report(reviewed)
 
 
 def _pngs(html: str) -> list[tuple[str, np.ndarray]]:
@@ -189,6 +197,36 @@ def test_burned_in_text_is_not_readable_in_exported_images(
     for view, image in images:
         score = _best_match(image, case.views[view].pixels, burned[view])
         assert score < READABLE, f"{view}: burned-in text readable in an export ({score:.2f})"
+
+
+def test_no_identifier_in_the_text_or_metadata_of_the_pdf_report(pdf: bytes) -> None:
+    reader, text = pdf_text(pdf)
+    meta = " ".join(str(v) for v in (reader.metadata or {}).values())
+    assert "Aneurysm AI review" in text and "Locations" in text  # the text layer is read
+    for export in (text, meta):
+        for secret in (NAME, PID, BIRTH, INSTITUTION, "ELSEWHERE", STRAY):
+            assert secret.lower() not in export.lower(), secret
+        for word in ("doe", "john"):
+            assert not re.search(rf"(?i)(?<![a-z]){word}(?![a-z])", export), word
+    assert file_token(STRAY) in text  # the stray file, by its digest
+
+
+def test_burned_in_text_is_not_readable_in_the_pdf_reports_images(
+    reviewed: ReviewedCase, burned: dict[str, Boxes], pdf: bytes
+) -> None:
+    html = _pngs(html_report(reviewed))
+    embedded = pdf_images(pdf_text(pdf)[0])
+    assert len(embedded) == len(html) == 16
+    for image in embedded.values():
+        grey = cv2.cvtColor(np.asarray(image.convert("RGB")), cv2.COLOR_RGB2GRAY)
+        diff, view = min(
+            (float(np.abs(grey.astype(int) - g).mean()), v)
+            for v, g in html
+            if g.shape == grey.shape
+        )
+        assert diff < 1.0, "a PDF picture that is not one of the HTML report's"
+        score = _best_match(grey, reviewed.case.views[view].pixels, burned[view])
+        assert score < READABLE, f"{view}: burned-in text readable in the PDF ({score:.2f})"
 
 
 def test_redaction_fills_text_boxes_and_margin_opaquely(reviewed: ReviewedCase) -> None:

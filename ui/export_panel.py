@@ -1,7 +1,9 @@
-"""Timings and downloads on the case page: JSON, CSV and the one-page HTML report.
+"""Timings and downloads on the case page: JSON, CSV, the HTML report and its PDF.
 
 Downloads are deferred callables: the files are built when a button is clicked, not on
-every rerun, and they read the one reviewed-case record, heatmaps as shown included.
+every rerun (the PDF takes a second or two), and they read the one reviewed-case record,
+heatmaps as shown included. Where the PDF renderer cannot run, its button is a line
+saying what to install; the other downloads are unaffected.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.case import Case
-from core.review.export import export_csv, export_json
+from core.review.export import export_csv, export_json, pdf_report
+from core.review.pdf import pdf_unavailable
 from core.review.report import html_report
 from core.review.reviewed import ReviewedCase, case_result
 from core.review.table import timing_table
@@ -23,7 +26,7 @@ def _file_stem(case: Case) -> str:
 
 
 def export_panel(reviewed: ReviewedCase) -> None:
-    """Timing table with the device beside the three downloads."""
+    """Timing table with the device beside the four downloads."""
     result = case_result(reviewed, "the case page's timings")
     left, right = st.columns([1, 1.4], gap="large")
     with left:
@@ -43,10 +46,10 @@ def export_panel(reviewed: ReviewedCase) -> None:
     stem = _file_stem(reviewed.case)
     right.markdown("**Export**")
     right.caption(
-        "All numbers as JSON or CSV, and a one-page HTML report with the views, the "
-        "heatmaps as shown, the tables, the bundle identity and the timings."
+        "All numbers as JSON or CSV, and a report (HTML, or PDF to print) with the views, "
+        "the heatmaps as shown, the tables, the bundle identity and the timings."
     )
-    c1, c2, c3 = right.columns(3)
+    c1, c2, c3, c4 = right.columns(4)
     c1.download_button(
         "Numbers (JSON)",
         lambda: export_json(reviewed),
@@ -75,3 +78,15 @@ def export_panel(reviewed: ReviewedCase) -> None:
         on_click="ignore",
         type="primary",
     )
+    if (no_pdf := pdf_unavailable()) is not None:
+        c4.caption(no_pdf)
+    else:
+        c4.download_button(
+            "Report (PDF)",
+            lambda: pdf_report(reviewed),
+            f"{stem}.pdf",
+            "application/pdf",
+            key="dl_pdf",
+            icon=":material/picture_as_pdf:",
+            on_click="ignore",
+        )

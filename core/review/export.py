@@ -4,7 +4,8 @@ The JSON is the result's own ``to_dict`` plus what the reader saw around it: the
 identity, the threshold set in use, the heatmap settings, the intake problems and the
 notice, so a download can be audited without the app. It serves every study. The CSV is
 long format (``section, item, field, value``) so that one file holds the patient score,
-every view, every location and the timings (aneurysm cases).
+every view, every location and the timings (aneurysm cases). The PDF is the HTML report
+on paper (:mod:`core.review.pdf`).
 
 Exports leave the app, so they name files by digest and cut long case ids
 (:mod:`core.review.redact`): a file name chosen by a person often carries a patient's name
@@ -21,11 +22,13 @@ from typing import Any
 import pandas as pd
 
 from core.case import Case
+from core.review.pdf import PageSize, html_to_pdf
 from core.review.redact import case_file_names, file_token, scrub, short_id
+from core.review.report import html_report
 from core.review.reviewed import ReviewedCase, case_result
 from core.review.table import location_table, timing_table, view_table
 
-__all__ = ["export_dict", "export_json", "export_csv"]
+__all__ = ["export_dict", "export_json", "export_csv", "pdf_report"]
 
 
 def _case_part(case: Case) -> dict[str, Any]:
@@ -123,3 +126,9 @@ def export_csv(reviewed: ReviewedCase) -> str:
     buf = io.StringIO()
     pd.concat(parts, ignore_index=True).to_csv(buf, index=False)
     return buf.getvalue()
+
+
+def pdf_report(reviewed: ReviewedCase, page: PageSize | None = None) -> bytes:
+    """The HTML report (:func:`~core.review.report.html_report`) as a PDF
+    (``PdfUnavailable`` where the renderer cannot run here)."""
+    return html_to_pdf(html_report(reviewed), page)

@@ -1,4 +1,5 @@
-"""Downloads on the film page: JSON, CSV, the HTML report and the reviewed boxes as COCO.
+"""Downloads on the film page: JSON, CSV, the HTML report and its PDF, and the reviewed
+boxes as COCO.
 
 Each is a deferred callable: built when its button is clicked, from the one film-review
 record (thresholds, window and heatmap as shown). The COCO file reads this film's latest
@@ -11,7 +12,8 @@ import hashlib
 
 import streamlit as st
 
-from core.studies.chest.review.export import film_coco_json, film_csv, film_json
+from core.review.pdf import pdf_unavailable
+from core.studies.chest.review.export import film_coco_json, film_csv, film_json, film_pdf
 from core.studies.chest.review.report import film_report
 from core.studies.chest.review.reviewed import FilmReview
 from core.verdicts import VerdictStoreError
@@ -32,14 +34,14 @@ def review_verdicts(review: FilmReview) -> list:
 
 
 def export_panel(review: FilmReview) -> None:
-    """Four download buttons; file names are a digest of the film, never its name."""
+    """Five download buttons; file names are a digest of the film, never its name."""
     stem = "film_" + hashlib.sha256(review.reviewed.case.content_hash().encode()).hexdigest()[:12]
     st.caption(
-        "Numbers as JSON or CSV, a one-page HTML report (film with boxes, findings, summary, "
+        "Numbers as JSON or CSV, a report as HTML or PDF (film with boxes, findings, summary, "
         "heatmap as shown, bundle and threshold set), and the reviewed boxes as COCO JSON "
         "with each box's verdict."
     )
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4, c5 = st.columns(5)
     common = {"on_click": "ignore", "icon": ":material/download:"}
     c1.download_button(
         "Numbers (JSON)",
@@ -65,7 +67,18 @@ def export_panel(review: FilmReview) -> None:
         key="chest_dl_html",
         **common,
     )
-    c4.download_button(
+    if (no_pdf := pdf_unavailable()) is not None:
+        c4.caption(no_pdf)
+    else:
+        c4.download_button(
+            "Report (PDF)",
+            lambda: film_pdf(review),
+            f"{stem}.pdf",
+            "application/pdf",
+            key="chest_dl_pdf",
+            **common,
+        )
+    c5.download_button(
         "Reviewed boxes (COCO)",
         lambda: film_coco_json(review, review_verdicts(review)),
         f"{stem}_coco.json",

@@ -1,4 +1,5 @@
-"""A reviewed film's numbers as JSON and CSV, and its reviewed boxes as COCO JSON.
+"""A reviewed film's numbers as JSON and CSV, its report as PDF, and its reviewed boxes
+as COCO JSON.
 
 The JSON is the common record (:func:`core.review.export.export_dict`: notice, case with
 file names as digests, bundle identity, threshold set, the result's ``to_dict``) plus the
@@ -17,14 +18,16 @@ from typing import Any
 import pandas as pd
 
 from core.review.export import export_dict
+from core.review.pdf import PageSize, html_to_pdf
 from core.review.redact import file_token, short_id
 from core.studies.chest.review.coco_review import VerdictLike, reviewed_coco
 from core.studies.chest.review.heatmaps import METHOD_LIMITS
+from core.studies.chest.review.report import film_report
 from core.studies.chest.review.result import no_finding_score
 from core.studies.chest.review.reviewed import FilmReview
 from core.studies.chest.review.table import findings_table
 
-__all__ = ["film_dict", "film_json", "film_csv", "film_coco_json", "summary_rows"]
+__all__ = ["film_dict", "film_json", "film_csv", "film_pdf", "film_coco_json", "summary_rows"]
 
 
 def _heat(review: FilmReview) -> dict[str, Any] | None:
@@ -74,6 +77,12 @@ def film_csv(review: FilmReview) -> str:
     buf = io.StringIO()
     pd.concat([head, long], ignore_index=True).to_csv(buf, index=False)
     return buf.getvalue()
+
+
+def film_pdf(review: FilmReview, page: PageSize | None = None) -> bytes:
+    """The HTML report (:func:`~core.studies.chest.review.report.film_report`) as a PDF
+    (``PdfUnavailable`` where the renderer cannot run here)."""
+    return html_to_pdf(film_report(review), page)
 
 
 def film_coco_json(review: FilmReview, verdicts: Sequence[VerdictLike]) -> str:

@@ -89,11 +89,21 @@ def _summary(review: FilmReview) -> str:
     )
 
 
+def _cell(value: object) -> str:
+    """One table cell: blank for missing; box corners (float32 pixels, ``326.20001220703125``)
+    to one decimal, scores and thresholds to 4 significant digits."""
+    if value is None or value != value:
+        return ""
+    if isinstance(value, float):
+        return _e(f"{value:.1f}" if abs(value) >= 10 else f"{value:.4g}")
+    return _e(value)
+
+
 def _table(review: FilmReview) -> str:
     t = findings_table(review.result.findings, review.film.pixel_spacing).drop(columns="finding")
     head = "".join(f"<th>{_e(c)}</th>" for c in t.columns)
     rows = "".join(
-        "<tr>" + "".join(f"<td>{'' if v is None or v != v else _e(v)}</td>" for v in r) + "</tr>"
+        "<tr>" + "".join(f"<td>{_cell(v)}</td>" for v in r) + "</tr>"
         for r in t.itertuples(index=False)
     )
     return f"<table><tr>{head}</tr>{rows}</table>"
