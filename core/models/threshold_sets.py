@@ -41,6 +41,7 @@ __all__ = [
     "list_threshold_sets",
     "load_threshold_set",
     "save_threshold_set",
+    "save_training_set",
 ]
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,33 @@ def _publish(tmp: Path, path: Path, name: str, overwrite: bool) -> None:
         ) from None
 
 
+def _write_set(
+    path: Path, name: str, thresholds: Thresholds, author: str | None, overwrite: bool
+) -> Path:
+    """Stamp and publish one set at ``path`` (``<bundle>/thresholds/<name>.json``)."""
+    if name.lower() == ORIGINAL:
+        raise ThresholdsError(f"{ORIGINAL!r} is the bundle's own set and cannot be replaced")
+    who = (thresholds.author if author is None else author).strip()
+    if not who:
+        raise ThresholdsError("say who chose these thresholds (author)")
+    if not is_bundle_dir(path.parent.parent):
+        raise ThresholdsError(f"{path.parent.parent} is not a bundle directory (no bundle.json)")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    text = json.dumps(replace(thresholds, author=who, created=now).to_dict(), indent=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        _publish(tmp, path, name, overwrite)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()  # after a link (or a failure); gone already after a replace
+    log.info("saved threshold set %r by %s at %s", name, who, path)
+    return path
+
+
 def save_threshold_set(
     bundle_dir: str | Path,
     name: str,
@@ -148,25 +176,19 @@ def save_threshold_set(
     unless ``overwrite``.
     """
     name = name.strip()
-    if name.lower() == ORIGINAL:
+    if name.lower() == ORIGINAL:  # before the path check: the reserved name's own message
         raise ThresholdsError(f"{ORIGINAL!r} is the bundle's own set and cannot be replaced")
-    who = (thresholds.author if author is None else author).strip()
-    if not who:
-        raise ThresholdsError("say who chose these thresholds (author)")
-    path = _set_path(bundle_dir, name, writable=True)
-    if not is_bundle_dir(path.parent.parent):
-        raise ThresholdsError(f"{bundle_dir} is not a bundle directory (no bundle.json)")
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    text = json.dumps(replace(thresholds, author=who, created=now).to_dict(), indent=2)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        _publish(tmp, path, name, overwrite)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()  # after a link (or a failure); gone already after a replace
-    log.info("saved threshold set %r by %s at %s", name, who, path)
-    return path
+    return _write_set(_set_path(bundle_dir, name, writable=True), name, thresholds, author,
+                      overwrite)  # fmt: skip
+
+
+def save_training_set(bundle_dir: str | Path, name: str, thresholds: Thresholds) -> Path:
+    """A set written by the command that has just written the bundle (the trainer), into
+    the folder it was told on its own command line, so not confined to the app's roots;
+    the page and every user-typed path go through :func:`save_threshold_set`. Replaces a
+    set of that name (a retrained bundle's sets are the new ones)."""
+    name = name.strip()
+    if not _NAME_RE.match(name) or name.endswith(".json"):
+        raise ThresholdsError(f"threshold set name {name!r} is not acceptable")
+    path = Path(bundle_dir).resolve() / THRESHOLD_DIR / f"{name}.json"
+    return _write_set(path, name, thresholds, None, overwrite=True)

@@ -19,14 +19,19 @@ from core.cohort.figures import (
     reliability_figure,
     roc_figure,
 )
+from core.cohort.location_sets import compare_sets
 from core.cohort.pointing import hits_by_view, load_targets, view_hits
 from core.cohort.table import SCORE, has_peaks
 from core.cohort.whatif import WhatIf, location_summary
 from core.metrics.binary import pr_table, roc_table
-from core.models.thresholds import Thresholds
+from core.models.threshold_sets import list_threshold_sets, load_threshold_set
+from core.models.thresholds import Thresholds, ThresholdsError
 from ui.text import plain
 
-__all__ = ["headline", "threshold_caption", "curves", "locations", "pointing"]
+__all__ = ["headline", "threshold_caption", "threshold_sets", "curves", "locations", "pointing"]
+
+#: The row of the sliders' thresholds when they match no set of the bundle.
+CURRENT_SET = "current sliders (unsaved)"
 
 
 def _num(value: float | None, digits: int = 3) -> str:
@@ -96,6 +101,49 @@ def threshold_caption(thresholds: Thresholds) -> None:
     """Which thresholds the numbers use and who set them; the rule and the author come from
     a saved file (typed by another user), so they are shown as typed, never as Markdown."""
     st.caption(f"Thresholds: {plain(thresholds.rule)} — by {plain(thresholds.author)}.")
+
+
+def _bundle_sets(bundle_dir: Path, current: Thresholds) -> dict[str, Thresholds]:
+    """The bundle's sets by name, then the sliders' thresholds when they are none of them."""
+    sets: dict[str, Thresholds] = {}
+    for name in list_threshold_sets(bundle_dir):
+        try:
+            sets[name] = load_threshold_set(bundle_dir, name)
+        except ThresholdsError as err:
+            st.warning(f"Threshold set {plain(name)} cannot be read: {plain(err)}")
+    same = any((t.stage1, t.labels) == (current.stage1, current.labels) for t in sets.values())
+    return sets if same else {**sets, CURRENT_SET: current}
+
+
+def threshold_sets(table: pd.DataFrame, bundle_dir: Path, current: Thresholds) -> None:
+    """Every threshold set of the bundle side by side on this cohort, each K-Ium location
+    accuracy beside the all-zeros floor (flags help only above it)."""
+    st.markdown("**Threshold sets side by side** (this cohort)")
+    st.dataframe(
+        compare_sets(table, _bundle_sets(bundle_dir, current)),
+        hide_index=True,
+        key="cohort_threshold_sets",
+        column_config={
+            "set": st.column_config.TextColumn("set"),
+            "rule": st.column_config.TextColumn("rule", width="medium"),
+            "kium_accuracy": st.column_config.NumberColumn("K-Ium loc. accuracy", format="%.4f"),
+            "all_zero_floor": st.column_config.NumberColumn("all-zeros floor", format="%.4f"),
+            "vs_floor": st.column_config.NumberColumn(
+                "vs floor", format="%+.4f", help="accuracy − floor: positive when flags help"
+            ),
+            "aneurysm_auroc": st.column_config.NumberColumn("aneurysm AUROC", format="%.3f"),
+            "sensitivity": st.column_config.NumberColumn("sens", format="%.3f"),
+            "specificity": st.column_config.NumberColumn("spec", format="%.3f"),
+            "flags_per_patient": st.column_config.NumberColumn("flags / patient", format="%.2f"),
+            "location_tp": st.column_config.NumberColumn("flag TP"),
+            "location_fp": st.column_config.NumberColumn("flag FP"),
+        },
+    )
+    st.caption(
+        "Sensitivity and specificity are the aneurysm gate's at each set's stage-1 threshold. "
+        "A location flag adds to the K-Ium accuracy only when it is right more often than "
+        "wrong; sets fitted on this cohort score optimistically here."
+    )
 
 
 def curves(table: pd.DataFrame, result: WhatIf, intervals: dict[str, Any] | None) -> None:
