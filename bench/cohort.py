@@ -7,16 +7,27 @@
    and the curve data, i.e. what the page's fragment recomputes; and a whole-page rerun
    through Streamlit's AppTest. Reference: re-running the models on the 200 patients, which
    is what the what-if avoids (from the throughput measured in 3).
-3. Batch inference throughput (:func:`core.cohort.batch.run_batch`: decode, preprocess,
-   three models, cache chunks) on the demo held-out cohort when it exists, else on synthetic
-   patients from :mod:`core.synth`; models from the demo bundle when it exists, else
-   random-init demo-profile models (speed does not depend on the weights).
+3. Batch inference throughput (:func:`core.cohort.batch.run_batch`, the page's path and
+   ``predict``'s: decode ahead, preprocess beside the models, three models, cache parts) on
+   the demo held-out cohort when it exists, else on synthetic patients from
+   :mod:`core.synth`; models from the demo bundle when it exists, else random-init
+   demo-profile models (speed does not depend on the weights).
+
+Figures (``results()``):
+
+* ``whatif_ms``: step 2's fragment recompute on the 200-patient cohort (what-if report,
+  location table, both error lists, ROC and PR data), median of :data:`REPEATS` threshold
+  changes; ``whatif_page_rerun_ms``: the whole-page rerun, median of 6.
+* ``batch_patients_per_s``: step 3, labelled patients finished per second of wall time
+  over :data:`BATCH_PATIENTS` patients (after one warm-up patient), cache writes included.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -49,12 +60,13 @@ from core.paths import demo_cohort_dir
 from core.schema import VIEWS
 from core.synth.cohort import generate_cohort
 
-__all__ = ["main"]
+__all__ = ["main", "results"]
 
 PATIENTS = 200
 N_BOOT = 1000
 REPEATS = 20
-BATCH_PATIENTS = 8
+BATCH_PATIENTS = 16
+CHUNK = 8  # patients per chunk, as on the page
 
 
 def _median_ms(fn: Callable[[], object], repeats: int = REPEATS) -> float:
@@ -132,14 +144,14 @@ def _batch_throughput(tmp: Path) -> tuple[float, str, str]:
     predict = bundle_predictor(bundle)
     predict([folder.load_case(folder.indices[0])])  # warm-up: first-call allocations
     start = time.perf_counter()
-    report = run_batch(
-        folder, key, PredictionCache(tmp / "batch-cache"), predict, chunk_size=BATCH_PATIENTS
-    )
+    report = run_batch(folder, key, PredictionCache(tmp / "batch-cache"), predict, chunk_size=CHUNK)
     elapsed = time.perf_counter() - start
     return report.ran / elapsed, f"{source}; {describe_device(bundle.device)}", data
 
 
-def main() -> None:
+@functools.cache
+def _run() -> tuple[str, dict[str, float]]:
+    """One measurement per process, shared by :func:`main` and :func:`results`."""
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         bundle, cohort, table = write_fixture(tmp / "data", PATIENTS, seed=7, views=VIEWS)
@@ -157,7 +169,9 @@ def main() -> None:
         )
         rankings = ranking_report(table)
         change = _median_ms(lambda: _change(table, next(moved), rankings))
+        print("cohort: whole-page reruns (AppTest)…", file=sys.stderr)
         rerun = _page_rerun_ms(tmp / "data")
+        print(f"cohort: batch inference on {BATCH_PATIENTS} patients…", file=sys.stderr)
         rate, models, data = _batch_throughput(tmp)
 
     reinfer = PATIENTS / rate
@@ -168,21 +182,27 @@ def main() -> None:
         ("threshold change: whole-page rerun (AppTest, server side)", rerun),
         ("re-running the models on the cohort [reference, from measured rate]", 1000 * reinfer),
     ]
-    print(
+    lines = [
         f"cohort: {PATIENTS} synthetic patients (K-Ium prevalence), "
-        f"{PATIENTS * len(VIEWS)} image files"
-    )
-    print(f"{'step':<72}{'ms':>12}")
-    for name, ms in rows:
-        print(f"{name:<72}{ms:>12.1f}")
-    print(
+        f"{PATIENTS * len(VIEWS)} image files",
+        f"{'step':<72}{'ms':>12}",
+        *(f"{name:<72}{ms:>12.1f}" for name, ms in rows),
         f"what-if vs re-inference: {reinfer * 1000 / change:,.0f}x faster; "
-        f"reopen vs first open: {first_open * 1000 / reopen:,.0f}x faster"
-    )
-    print(f"batch inference: {rate:.2f} patients/s ({len(VIEWS) * rate:.1f} views/s) on {models}")
-    print(
-        f"  data: {data}; one chunk of {BATCH_PATIENTS}: decode, preprocess, 3 models, cache write"
-    )
+        f"reopen vs first open: {first_open * 1000 / reopen:,.0f}x faster",
+        f"batch inference: {rate:.2f} patients/s ({len(VIEWS) * rate:.1f} views/s) on {models}",
+        f"  data: {data}; chunks of {CHUNK}: decode, preprocess, 3 models, cache write",
+    ]
+    figures = {"whatif_ms": change, "whatif_page_rerun_ms": rerun, "batch_patients_per_s": rate}
+    return "\n".join(lines), figures
+
+
+def results() -> dict[str, float]:
+    """``whatif_ms`` and ``batch_patients_per_s`` (and the page rerun); see the module."""
+    return dict(_run()[1])
+
+
+def main() -> None:
+    print(_run()[0])
 
 
 if __name__ == "__main__":

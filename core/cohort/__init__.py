@@ -5,6 +5,7 @@ Modules (import them directly; this package imports nothing heavy):
 * :mod:`~core.cohort.table`: the cached prediction table, one row per patient;
 * :mod:`~core.cohort.cache`: the table on disk (parquet), keyed by bundle and data;
 * :mod:`~core.cohort.batch`: resumable, chunked batch inference that fills the cache;
+* :mod:`~core.cohort.shard`: the one batch path (page and ``predict``, any number of ranks);
 * :mod:`~core.cohort.whatif`: decisions and ``core.metrics`` reports at any thresholds;
 * :mod:`~core.cohort.errors`: false negatives / positives, most confident first;
 * :mod:`~core.cohort.pointing`: CAM pointing game against a synthetic ``truth.json``;

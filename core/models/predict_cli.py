@@ -4,7 +4,7 @@ A chest bundle (its ``bundle.json`` names the study) goes to
 :mod:`core.studies.chest.predict_cli` and writes the VinBigData submission; an aneurysm
 bundle runs on a K-Ium folder as below.
 
-Writes three tables:
+Writes three tables (:mod:`core.models.predict_tables`):
 
 * ``OUT.csv``: the K-Ium submission, ``Index, Aneurysm, <21 locations>`` with the
   patient probability and 0/1 location decisions;
@@ -14,6 +14,13 @@ Writes three tables:
   ``(x, y)`` in original image pixels (the pointing game's input), with the crop and the
   original size. ``--no-cam`` skips the CAM and leaves the peak columns empty.
 
+Across ranks: ``torchrun --nproc_per_node=N -m core predict BUNDLE DATA OUT.csv`` gives
+each rank every N-th chunk of patients (gloo on CPU, nccl on CUDA;
+:mod:`core.training.distributed`) through :func:`core.cohort.shard.run_patients`, the
+path the cohort page's batch run takes too. Rank 0 writes the CSVs, byte-identical to a
+one-process run. Finished chunks are kept in ``OUT.parts/`` until then, so a rerun after
+an interruption (any number of ranks) computes only the missing patients.
+
 Unreadable files and partial cases are reported (log lines, notes columns) and never stop
 the run. Exit status: 0 done; 1 done, but some cases were partial or had bad files; 2 the
 bundle or the folder cannot be used.
@@ -22,33 +29,30 @@ bundle or the folder cannot be used.
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
+import os
 from pathlib import Path
-from typing import Iterator
 
+import torch
 from tqdm import tqdm
 
 from core.cam.methods import DEFAULT_METHOD, METHODS
-from core.case import Case
+from core.cohort.batch import bundle_predictor
+from core.cohort.cache import data_fingerprint
+from core.cohort.shard import run_patients
 from core.intake.errors import IntakeError
-from core.intake.folder import KiumFolder, read_kium_folder
+from core.intake.folder import read_kium_folder
 from core.models.bundle import BundleError, load_bundle
-from core.models.inference import iter_predict_cases
 from core.models.manifest import read_manifest
-from core.models.result import CaseResult
+from core.models.predict_tables import JsonParts, output_paths, run_id
 from core.models.threshold_sets import load_threshold_set
 from core.models.thresholds import ThresholdsError
-from core.schema import LOCATIONS, TRAIN_COLUMNS
+from core.pipeline_version import pipeline_version
+from core.training.distributed import gather_objects, init_distributed, shutdown_distributed
 
 __all__ = ["configure", "run", "output_paths"]
 
 log = logging.getLogger(__name__)
-
-PROB_COLUMNS = ("Index", "Aneurysm", "stage1_positive", "anterior_mean", "posterior_mean",
-                *LOCATIONS, "missing_views", "notes")  # fmt: skip
-VIEW_COLUMNS = ("Index", "View", "stage1_probability", "cam_peak_x", "cam_peak_y",
-                "width", "height", "crop_x0", "crop_y0", "crop_x1", "crop_y1")  # fmt: skip
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -60,45 +64,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--thresholds", help="named threshold set in BUNDLE/thresholds/")
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     parser.add_argument(
-        "--cases-per-batch", type=int, default=8, help="patients (chest: films) per model pass"
+        "--cases-per-batch",
+        type=int,
+        default=8,
+        help="patients per chunk (aneurysm: one part file, resumed whole) or films per pass (chest)",
     )
-
-
-def output_paths(out: Path) -> dict[str, Path]:
-    """``OUT.csv`` -> the submission, ``OUT.probabilities.csv`` and ``OUT.views.csv``."""
-    return {
-        "submission": out,
-        "probabilities": out.with_name(f"{out.stem}.probabilities.csv"),
-        "views": out.with_name(f"{out.stem}.views.csv"),
-    }
-
-
-def _cases(folder: KiumFolder) -> Iterator[Case]:
-    for idx in folder.indices:
-        yield folder.load_case(idx)
-
-
-def _rows(r: CaseResult) -> tuple[dict[str, object], dict[str, object], list[dict[str, object]]]:
-    score = r.aneurysm_probability
-    sub = {"Index": int(r.case_id), "Aneurysm": 0.0 if score is None else score} | r.decisions
-    prob = {
-        "Index": int(r.case_id), "Aneurysm": score, "stage1_positive": int(r.gate.positive),
-        "anterior_mean": r.gate.anterior_mean, "posterior_mean": r.gate.posterior_mean,
-        **r.probabilities, "missing_views": " ".join(r.missing_views), "notes": " | ".join(r.notes),
-    }  # fmt: skip
-    views = []
-    for v, vr in r.views.items():
-        peak = vr.cam.peak_xy if vr.cam is not None else None
-        x0, y0, x1, y1 = vr.record.crop
-        width, height = vr.record.original_size
-        views.append({
-            "Index": int(r.case_id), "View": v, "stage1_probability": vr.stage1_probability,
-            "cam_peak_x": None if peak is None else peak[0],
-            "cam_peak_y": None if peak is None else peak[1],
-            "width": width, "height": height,
-            "crop_x0": x0, "crop_y0": y0, "crop_x1": x1, "crop_y1": y1,
-        })  # fmt: skip
-    return sub, prob, views
+    parser.add_argument(
+        "--threads", type=int, help="torch CPU threads per process (torchrun's default: 1)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -107,56 +80,71 @@ def run(args: argparse.Namespace) -> int:
     except BundleError as err:
         log.error("%s", err)
         return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if study == "chest":
+        if int(os.environ.get("RANK", "0")) > 0:  # films are not sharded: rank 0 runs them
+            log.info("chest bundle: rank 0 predicts every film; this rank has nothing to do")
+            return 0
         from core.studies.chest.predict_cli import run_chest
 
         return run_chest(args)
+    info = init_distributed(args.device)
     try:
-        bundle = load_bundle(args.bundle, device=args.device)
+        bundle = load_bundle(args.bundle, device=info.device)
         thresholds = load_threshold_set(args.bundle, args.thresholds) if args.thresholds else None
         folder = read_kium_folder(args.data)
     except (BundleError, ThresholdsError, IntakeError) as err:
         log.error("%s", err)
         return 2
-    for problem in folder.problems:
-        log.warning("%s", problem.message)
-    paths = output_paths(args.out)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    n_partial = n_problems = n_empty = 0
-    with (
-        open(paths["submission"], "w", newline="") as f_sub,
-        open(paths["probabilities"], "w", newline="") as f_prob,
-        open(paths["views"], "w", newline="") as f_view,
-    ):
-        w_sub = csv.DictWriter(f_sub, TRAIN_COLUMNS)
-        w_prob = csv.DictWriter(f_prob, PROB_COLUMNS)
-        w_view = csv.DictWriter(f_view, VIEW_COLUMNS)
-        for w in (w_sub, w_prob, w_view):
-            w.writeheader()
-        results = iter_predict_cases(
-            bundle, _cases(folder), cam=not args.no_cam, method=args.cam_method,
-            cases_per_batch=args.cases_per_batch,
-        )  # fmt: skip
-        for r in tqdm(results, total=len(folder), desc="predict", unit="case"):
-            if thresholds is not None:
-                r = r.with_thresholds(thresholds)
-            n_partial += bool(r.missing_views)
-            n_problems += any(not n.startswith("partial case") for n in r.notes)
-            if r.missing_views:  # intake has already logged each problem
-                log.info("Index %s: partial case, missing %s", r.case_id, " ".join(r.missing_views))
-            if r.aneurysm_probability is None:
-                n_empty += 1
-                log.warning("Index %s: no usable view; submitted as Aneurysm 0", r.case_id)
-            sub, prob, views = _rows(r)
-            w_sub.writerow(sub)
-            w_prob.writerow(prob)
-            w_view.writerows(views)
-    log.info(
-        "%d cases (%d partial, %d with file problems, %d without any view) -> %s",
-        len(folder),
-        n_partial,
-        n_problems,
-        n_empty,
-        ", ".join(str(p) for p in paths.values()),
+    if info.is_main:
+        for problem in folder.problems:
+            log.warning("%s", problem.message)
+    cam = not args.no_cam
+    store = JsonParts(
+        args.out,
+        run_id(
+            bundle=bundle.manifest_sha256,
+            data=data_fingerprint(args.data),
+            pipeline=pipeline_version(),
+            cam=cam,
+            method=args.cam_method if cam else None,
+            thresholds=None if thresholds is None else thresholds.to_dict(),
+        ),
+        thresholds,
     )
-    return 1 if (n_partial or n_problems or folder.problems) else 0
+    bar = tqdm(desc=f"predict rank {info.rank}/{info.world}", unit="case", disable=not info.is_main)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    shard = run_patients(
+        folder,
+        folder.indices,
+        bundle_predictor(bundle, cam=cam, method=args.cam_method),
+        store,
+        rank=info.rank,
+        world=info.world,
+        chunk_size=args.cases_per_batch,
+        progress=progress,
+    )
+    bar.close()
+    shards = gather_objects(info, shard)  # every rank has written its parts
+    code = 0
+    if info.is_main:
+        report = store.merge(folder.indices, args.out)
+        log.info(
+            "%d cases (%d partial, %d with file problems, %d without any view; %d resumed, "
+            "%d ranks) -> %s",
+            report.cases,
+            report.partial,
+            report.problems,
+            report.empty,
+            sum(s.resumed for s in shards),
+            info.world,
+            ", ".join(str(p) for p in output_paths(args.out).values()),
+        )
+        code = 1 if (report.partial or report.problems or folder.problems) else 0
+    shutdown_distributed(info)
+    return code
