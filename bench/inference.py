@@ -14,6 +14,7 @@ The case: one synthetic 8-view patient with images 1000 pixels high.
 from __future__ import annotations
 
 import copy
+import functools
 import statistics
 import tempfile
 import time
@@ -40,7 +41,7 @@ from core.studies.aneurysm import schema_for
 from core.synth.cohort import generate_patient
 from core.training.profiles import get_profile
 
-__all__ = ["main"]
+__all__ = ["main", "results"]
 
 REPEATS = 5
 STEPS = ("preprocess", "stage1", "stage2", "cam")
@@ -111,7 +112,9 @@ def _medians(
     )
 
 
-def main() -> None:
+@functools.cache
+def _run() -> tuple[str, dict[str, float], dict[str, float]]:
+    """One measurement per process, shared by :func:`main` and :func:`results`."""
     with tempfile.TemporaryDirectory() as tmp:
         bundle, source = _bundle(Path(tmp))
         case = _case()
@@ -119,17 +122,43 @@ def main() -> None:
         ours, ref = _medians(
             lambda: _ours(bundle, case), lambda: _reference(bundle, case, trainable)
         )
-    sizes = ", ".join(f"{r} {s.key} {s.input.size[0]}px" for r, s in bundle.specs.items())
-    shape = next(iter(case.views.values())).pixels.shape
-    print(f"models: {source}: {sizes}")
-    print(f"case: 8 synthetic views, first {shape[1]}x{shape[0]}; "
-          f"device {describe_device(bundle.device)}; median of {REPEATS} warm runs")  # fmt: skip
-    print("ours: stage 1 = one batched forward+backward giving scores and CAM (cam = mapping only)")
-    print("reference: one image at a time per model, then stock GradCAM per image (own forward)")
-    print(f"{'step':<12}{'ours ms':>10}{'reference ms':>14}{'ref/ours':>10}")
     for d in (ours, ref):
         d["stage1+cam"] = d["stage1"] + d["cam"]
         d["total"] = sum(d[k] for k in STEPS)
+    sizes = ", ".join(f"{r} {s.key} {s.input.size[0]}px" for r, s in bundle.specs.items())
+    shape = next(iter(case.views.values())).pixels.shape
+    lines = [
+        f"models: {source}: {sizes}",
+        f"case: 8 synthetic views, first {shape[1]}x{shape[0]}; "
+        f"device {describe_device(bundle.device)}; median of {REPEATS} warm runs",
+        "ours: stage 1 = one batched forward+backward giving scores and CAM (cam = mapping only)",
+        "reference: one image at a time per model, then stock GradCAM per image (own forward)",
+        f"{'step':<12}{'ours ms':>10}{'reference ms':>14}{'ref/ours':>10}",
+    ]
     for step in (*STEPS, "stage1+cam", "total"):
         ratio = ref[step] / ours[step] if ours[step] > 0 else float("nan")
-        print(f"{step:<12}{ours[step]:>10.1f}{ref[step]:>14.1f}{ratio:>9.2f}x")
+        lines.append(f"{step:<12}{ours[step]:>10.1f}{ref[step]:>14.1f}{ratio:>9.2f}x")
+    return "\n".join(lines), ours, ref
+
+
+def results() -> dict[str, float]:
+    """The figures for ``bench/results.json``, all from one run of this process:
+
+    * ``reference_case_ms``: the original-style case (:func:`_reference`: the same
+      preprocessing, then every model one image at a time, then a stock ``GradCAM`` with
+      its own forward and a full backward per view), median of :data:`REPEATS` warm runs
+      per step, summed;
+    * ``inference_case_ms``: ours on the same case, measured interleaved with it
+      (:func:`core.models.inference.run_case`: batched models, stage-1 scores and CAM from
+      one pass), and ``inference_speedup_vs_reference`` = reference / ours;
+    * ``inference_<step>_ms`` for each step of ours (preprocess, stage1, stage2, cam).
+    """
+    _, ours, ref = _run()
+    out = {"reference_case_ms": ref["total"], "inference_case_ms": ours["total"],
+           "inference_speedup_vs_reference": ref["total"] / ours["total"]}  # fmt: skip
+    out.update({f"inference_{k}_ms": ours[k] for k in STEPS})
+    return out
+
+
+def main() -> None:
+    print(_run()[0])

@@ -11,16 +11,17 @@ import streamlit as st
 from core.review.reviewed import ExportContext, ReviewedCase
 from core.verdicts import AuditAction, TargetKind
 from ui.audit import audit_once
+from ui.auth import page_guard
 from ui.bundle import TRAINING_SET, active_bundle, offer_demo_build
 from ui.compute import case_key, case_result, clean_views
-from ui.export_panel import export_panel
-from ui.heatmap_panel import heatmap_panel
+from ui.heatmap_panel import heatmaps_and_export
 from ui.intake_panel import file_assignments, intake_panel, show_problems, view_grid_frame
 from ui.preprocess_panel import preprocess_panel
 from ui.results_panel import location_panel, stage1_summary
 from ui.text import plain
 from ui.verdict_panel import verdict_panel
 
+page_guard(__file__)  # sign-in and role, also where app.py did not run
 active = active_bundle()
 st.title("Case review")
 if active is None:
@@ -63,7 +64,12 @@ if active is None:
 try:
     with st.spinner("Running the two-stage models and stage-1 heatmaps…"):
         result = case_result(
-            active.bundle, case, clean, preprocess_ms, case_key(case), active.bundle.manifest_sha256
+            active.bundle,
+            case,
+            clean,
+            preprocess_ms,
+            case_key(case, case_hash),
+            active.bundle.manifest_sha256,
         )
 except (ValueError, RuntimeError) as err:
     st.error(f"The models could not run on this case: {err}")
@@ -85,16 +91,7 @@ ctx = ExportContext(active.threshold_set, active.identity.training_data, active.
 reviewed = ReviewedCase(case, clean, result, ctx)
 
 
-@st.fragment
-def heatmaps_and_export() -> None:
-    """Heatmaps and the downloads that record their settings rerun alone on a control change."""
-    st.subheader("Heatmaps")
-    shown = reviewed.with_heatmaps(*heatmap_panel(active.bundle, case, clean, result))
-    st.subheader("Timings and export")
-    export_panel(shown)
-
-
-heatmaps_and_export()
+heatmaps_and_export(active.bundle, reviewed)  # a fragment: its controls rerun it alone
 
 st.subheader("Reviewer verdict")
 verdict_panel(reviewed)

@@ -30,16 +30,25 @@ from core.preprocess.params import DEFAULT_PARAMS, PreprocessParams, recorded_pa
 __all__ = ["case_key", "clean_views", "case_result", "heatmaps"]
 
 
-def case_key(case: Case) -> str:
-    """Pixels, case id and intake problems: everything of a case that reaches a result."""
-    h = hashlib.sha256(case.content_hash().encode())
+def case_key(case: Case, content_hash: str | None = None) -> str:
+    """Pixels, case id and intake problems: everything of a case that reaches a result.
+
+    ``content_hash`` is ``case.content_hash()`` when the caller has it already: hashing
+    eight full-resolution views is tens of milliseconds, paid once per rerun, not twice.
+    """
+    h = hashlib.sha256((content_hash or case.content_hash()).encode())
     h.update(case.case_id.encode())
     for p in case.problems:
         h.update(f"\0{p.kind}\0{p.file}\0{p.message}".encode())
     return h.hexdigest()
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+#: Cleaned views of the last cases (8 crops, ~6 MB a case): few, so memory is flat after
+#: a handful of cases; an older case's result is still cached (:func:`case_result`).
+CLEAN_CASES = 4
+
+
+@st.cache_data(max_entries=CLEAN_CASES, show_spinner=False)
 def _clean_views(
     _case: Case, _params: PreprocessParams, content_hash: str, params_digest: str, pipeline: str
 ) -> tuple[dict[str, CleanView], float]:

@@ -71,12 +71,17 @@ def location_bars(table: pd.DataFrame) -> go.Figure:
         hovertemplate="%{y}: threshold %{x:.3f}<extra></extra>",
     )
     fig.update_yaxes(categoryorder="array", categoryarray=labels, autorange="reversed")
-    # A faint rule after each L/R pair keeps pairs visually grouped.
+    # A faint rule after each L/R pair keeps pairs visually grouped. The shapes are what
+    # ``add_hline`` draws, set in one layout update: ``add_hline`` re-walks the axes and
+    # re-validates the layout on every call (10 calls were 230 of this figure's 300 ms in
+    # a profile of the page).
     bases = [split_location(c)[1] for c in table["location"]]
-    for i in range(1, len(bases)):
-        if bases[i] != bases[i - 1]:
-            fig.add_hline(y=i - 0.5, line=dict(color="#2a3140", width=1))
-    fig.update_layout(barmode="overlay")
+    rules = [
+        dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=i - 0.5, y1=i - 0.5,
+             line=dict(color="#2a3140", width=1))
+        for i in range(1, len(bases)) if bases[i] != bases[i - 1]
+    ]  # fmt: skip
+    fig.update_layout(barmode="overlay", shapes=rules)
     return _layout(fig, height=28 + 22 * len(labels))
 
 

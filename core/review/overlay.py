@@ -29,6 +29,13 @@ __all__ = [
     "overlay_view",
     "case_overlays",
     "colour_bar",
+    "OverlayLayers",
+    "display_base",
+    "overlay_layers",
+    "case_bases",
+    "case_layers",
+    "blend",
+    "encode_jpeg",
 ]
 
 SCALE_CAPTIONS: dict[Scale, str] = {
@@ -144,6 +151,131 @@ def case_overlays(
         else:
             out[view] = fit(pixels, max_side)
     return out
+
+
+@dataclass(frozen=True)
+class OverlayLayers:
+    """One view's overlay on a display canvas, split so that an opacity change is one blend.
+
+    ``base`` is the letterboxed view (RGB, :func:`display_base`), ``colour`` the
+    colourised map on the same canvas and ``weight`` the map itself as ``uint8`` (0 = no
+    evidence, and 0 outside the crop); both None when the view has no map. The arrays are
+    read-only: the page caches them and shares them across reruns.
+    """
+
+    base: np.ndarray
+    colour: np.ndarray | None
+    weight: np.ndarray | None
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+def display_base(original: np.ndarray, width: int, height: int) -> np.ndarray:
+    """:func:`letterbox` as a read-only array: a view's base for every map shown on it."""
+    return _frozen(letterbox(original, width, height))
+
+
+def overlay_layers(
+    base: np.ndarray, scaled_map: np.ndarray | None, record: PreprocessRecord
+) -> OverlayLayers:
+    """The layers of ``letterbox(composite(original, map))`` on ``base``'s canvas.
+
+    ``base`` is :func:`display_base` of the original that ``record`` describes. The
+    layer-resolution map is resized straight into the crop's box on that canvas, instead
+    of to the full original first and then down again: the same picture (bilinear either
+    way) for a fraction of the pixels, so a new colour scale or target costs milliseconds
+    per view. With ``base`` at the original's own size it is the full-resolution overlay.
+    ``scaled_map`` None: the view has no map for the target.
+    """
+    if scaled_map is None:
+        return OverlayLayers(base, None, None)
+    height, width = base.shape[:2]
+    w, h = record.original_size
+    s = min(width / w, height / h)
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    ox, oy = (width - size[0]) // 2, (height - size[1]) // 2
+    sx, sy = size[0] / w, size[1] / h
+    x0, y0, x1, y1 = record.crop
+    bx0, by0 = ox + round(x0 * sx), oy + round(y0 * sy)
+    bx1, by1 = max(bx0 + 1, ox + round(x1 * sx)), max(by0 + 1, oy + round(y1 * sy))
+    box = cv2.resize(
+        np.clip(scaled_map, 0.0, 1.0).astype(np.float32),
+        (bx1 - bx0, by1 - by0),
+        interpolation=cv2.INTER_LINEAR,
+    )
+    weight = np.zeros((height, width), np.uint8)
+    weight[by0:by1, bx0:bx1] = np.round(box * 255).astype(np.uint8)
+    colour = cv2.cvtColor(cv2.applyColorMap(weight, _COLORMAP), cv2.COLOR_BGR2RGB)
+    return OverlayLayers(base, _frozen(colour), _frozen(weight))
+
+
+def _check_size(original: np.ndarray, record: PreprocessRecord) -> None:
+    h, w = original.shape[:2]
+    if record.original_size != (w, h):
+        raise ValueError(
+            f"preprocessing record size {record.original_size} does not match the image {w}x{h}"
+        )
+
+
+def case_layers(
+    result: CaseResult,
+    cams: Mapping[str, ViewCam],
+    scale: Scale,
+    bases: Mapping[str, np.ndarray],
+) -> dict[str, OverlayLayers]:
+    """:func:`overlay_layers` for each view of ``bases`` (from :func:`case_bases`), the maps
+    scaled as the whole set (as :func:`case_overlays` does, so an enlarged view keeps the
+    colours it has in the grid)."""
+    names = [v for v in cams if v in result.views]
+    scaled = dict(zip(names, scale_maps([cams[v].raw for v in names], scale)))
+    return {
+        view: overlay_layers(base, scaled.get(view), result.views[view].record)
+        for view, base in bases.items()
+    }
+
+
+def case_bases(
+    case: Case,
+    result: CaseResult,
+    width: int | None,
+    height: int | None,
+    views: Collection[str] | None = None,
+) -> dict[str, np.ndarray]:
+    """:func:`display_base` of the result's views (or only ``views``) at ``width`` x
+    ``height``; None: each at its own full size."""
+    out = {}
+    for view, r in result.views.items():
+        if views is not None and view not in views:
+            continue
+        pixels = case.views[view].pixels
+        _check_size(pixels, r.record)
+        h, w = pixels.shape[:2]
+        out[view] = display_base(pixels, width or w, height or h)
+    return out
+
+
+def blend(layers: OverlayLayers, opacity: float) -> np.ndarray:
+    """The overlay at ``opacity``: :func:`composite`'s blend (weight ``opacity * map``) of
+    the cached layers, one OpenCV pass."""
+    if not 0.0 <= opacity <= 1.0:
+        raise ValueError(f"opacity must be in [0, 1], got {opacity}")
+    if layers.weight is None or layers.colour is None or opacity == 0.0:
+        return layers.base.copy()
+    alpha = layers.weight.astype(np.float32) * np.float32(opacity / 255.0)
+    return cv2.blendLinear(layers.base, layers.colour, 1.0 - alpha, alpha)
+
+
+def encode_jpeg(rgb: np.ndarray, quality: int = 90) -> bytes:
+    """RGB ``uint8`` -> JPEG bytes for display: a few ms for a grid cell where Streamlit's
+    default PNG of a full-resolution overlay takes tens, and a fraction of the bytes."""
+    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, quality])  # fmt: skip
+    if not ok:
+        raise ValueError(f"JPEG encoding failed for an image of shape {rgb.shape}")
+    return buf.tobytes()
 
 
 def colour_bar(width: int = 256, height: int = 10) -> np.ndarray:
