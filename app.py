@@ -4,6 +4,12 @@
 page exists only when a registered study (:mod:`core.studies`) declares it. Navigation
 groups the pages by study; a declared page whose file is missing is left out and logged.
 The sidebar shows the bundle panel of the open page's study: each study has its own bundle.
+
+Sign-in comes first (:func:`ui.auth.gate`): before it, nothing but a sign-in screen runs.
+Navigation is then built for the user's role, so a page the role may not open is not in it
+and cannot be reached by its URL either (Streamlit serves only the pages listed here; the
+one run it serves without this script, a fresh server's first, meets each page's own
+:func:`ui.auth.page_guard`).
 """
 
 import logging
@@ -11,7 +17,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.auth import page_permission
 from core.studies import list_studies
+from ui.audit import audit_export_button
+from ui.auth import gate
 from ui.bundle import bundle_sidebar
 
 HERE = Path(__file__).resolve().parent
@@ -19,17 +28,24 @@ log = logging.getLogger("app")
 
 st.set_page_config(page_title="Imaging AI review", page_icon=":material/neurology:", layout="wide")
 st.html(f"<style>{(HERE / 'assets' / 'app.css').read_text()}</style>")
+who = gate()  # stops this run with a sign-in or refusal screen unless someone may go on
 
 sections: dict[str, list] = {}
 study_of: dict[str, str] = {}  # page URL path -> study name
+has_default = False  # the first declared default this role may open, whatever the study order
 for study in list_studies():
     for p in study.pages:
         if not (HERE / p.path).is_file():
             log.warning("study %s declares page %s, which does not exist", study.name, p.path)
             continue
-        page = st.Page(p.path, title=p.title, icon=p.icon, default=p.default and not sections)
+        if not who.can(page_permission(p.path)):
+            continue
+        default = p.default and not has_default
+        has_default |= default
+        page = st.Page(p.path, title=p.title, icon=p.icon, default=default)
         sections.setdefault(study.title, []).append(page)
         study_of[page.url_path] = study.name
 page = st.navigation(sections)
 bundle_sidebar(study_of.get(page.url_path, "aneurysm"))
+audit_export_button()
 page.run()

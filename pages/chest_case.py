@@ -15,6 +15,7 @@ from core.review.reviewed import ExportContext, ReviewedCase
 from core.studies.chest.review.reviewed import film_review
 from core.verdicts import AuditAction, TargetKind
 from ui.audit import audit_once
+from ui.auth import page_guard
 from ui.bundle import active_bundle, offer_demo_build
 from ui.chest.case_compute import film_result, film_truth_of
 from ui.chest.case_export import export_panel
@@ -26,6 +27,7 @@ from ui.chest.case_viewer import film_thresholds, film_viewer, truth_controls, w
 from ui.text import plain
 from ui.verdict_panel import stored_verdicts
 
+page_guard(__file__)  # sign-in and role, also where app.py did not run
 active = active_bundle("chest")
 st.title("Film review")
 if active is None:

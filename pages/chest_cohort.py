@@ -10,10 +10,12 @@ import streamlit as st
 
 from core.studies.chest.cohort.curves import froc_summary
 from core.studies.chest.cohort.whatif import apply_thresholds
+from ui.auth import page_guard
 from ui.chest import cohort_controls as controls
 from ui.chest import cohort_galleries, cohort_panels, cohort_source
 from ui.text import plain
 
+page_guard(__file__)  # sign-in and role, also where app.py did not run
 st.title("Detection errors")
 st.caption(
     "Run a chest bundle on a labelled VinBigData folder once, then read mAP@0.4 and its "

@@ -8,9 +8,11 @@ what-if, which recomputes decisions and metrics from the cached prediction table
 import streamlit as st
 
 from core.cohort.whatif import what_if
+from ui.auth import page_guard
 from ui.cohort import controls, errors, panels, reviewer, source
 from ui.eda import aneurysm_eda_panel
 
+page_guard(__file__)  # sign-in and role, also where app.py did not run
 st.title("Cohort analysis")
 st.caption(
     "Run a bundle on a labelled K-Ium cohort once, then read its metrics, try other "
@@ -43,6 +45,7 @@ def what_if_section() -> None:
     with right:
         panels.headline(result, intervals)
         panels.threshold_caption(thresholds)
+        panels.threshold_sets(table, picked.bundle_dir, thresholds)
         curves, locs, errs, point, review, save, dataset = st.tabs(
             [
                 "Curves",

@@ -32,6 +32,7 @@ from core.models.bundle import load_bundle
 from core.models.threshold_sets import save_threshold_set
 from core.review.identity import DEMO_NOTICE
 from core.schema import LOCATIONS, VIEWS
+from ui.auth import NAME_KEY
 from ui.bundle import WHATIF_SET
 from ui.text import code, plain
 
@@ -296,13 +297,14 @@ def test_cohort_handover_opens_the_patient_and_focus(
 
 def test_verdict_is_saved_and_listed(app_env: Path, sample_cases: list[Path]) -> None:
     at = open_sample(new_app().run(), sample_cases[1].name)
-    at.text_input(key="reviewer").input("dr-test")
+    at.session_state[NAME_KEY] = "dr-test"  # typed once in the sidebar (see SIDEBAR_NOTE)
     at.radio(key="verdict::Aneurysm").set_value("disagree")
     next(b for b in at.button if b.label == "Save verdicts").click().run()
     assert_clean(at)
     assert "Saved 1 verdict(s)." in texts(at.success)
     stored = frame(at, "reviewer")
-    assert list(stored["reviewer"]) == ["dr-test"] and list(stored["agree"]) == [False]
+    assert list(stored["reviewer"]) == ["dr-test (not signed in)"]
+    assert list(stored["agree"]) == [False]
 
 
 def test_bad_bundle_directory_gives_a_clear_error(
@@ -531,15 +533,16 @@ def test_opening_running_and_judging_a_case_are_audited_by_content_hash(
     bundle = json.loads(rows["detail"].iloc[1])["bundle"]
     assert bundle == load_bundle(app_env.resolve()).manifest_sha256
 
-    at.text_input(key="reviewer").input("dr-audit")
+    at.session_state[NAME_KEY] = "dr-audit"  # typed once in the sidebar (see SIDEBAR_NOTE)
     at.radio(key="verdict::Aneurysm").set_value("agree")
     next(b for b in at.button if b.label == "Save verdicts").click().run()
     assert_clean(at)
     saved = _audit_since(start).iloc[2:]
-    assert list(saved["action"]) == ["save_verdict"] and list(saved["actor"]) == ["dr-audit"]
+    actor = "dr-audit (not signed in)"
+    assert list(saved["action"]) == ["save_verdict"] and list(saved["actor"]) == [actor]
     assert saved["target"].iloc[0] == case_hash
     with VerdictStore.open() as store:
-        mine = [v.id for v in store.latest(case_hash) if v.reviewer == "dr-audit"]
+        mine = [v.id for v in store.latest(case_hash) if v.reviewer == actor]
         buf = io.StringIO()
         export_audit_csv(store, buf)
     assert json.loads(saved["detail"].iloc[0])["verdict_ids"] == mine

@@ -28,6 +28,7 @@ from core.review.identity import bundle_identity
 from core.studies.chest.classes import ALL_LABELS, CLASSES
 from core.studies.chest.layout import list_images, read_vinbigdata
 from core.verdicts import VerdictStore
+from ui.auth import NAME_KEY
 from ui.bundle import TRAINING_SET, ActiveBundle
 from ui.chest.handover import OPEN_FILM, FilmHandover
 
@@ -267,18 +268,18 @@ def test_verdicts_agree_relabel_and_a_drawn_box(
     at.selectbox(key="chest_add_class").set_value("ILD")
     for k, v in zip(("x0", "y0", "x1", "y1"), (5.0, 6.0, 40.0, 50.0)):
         at.number_input(key=f"chest_add_{k}").set_value(v)
-    at.text_input(key="chest_reviewer").input("dr-chest")
+    at.session_state[NAME_KEY] = "dr-chest"  # typed once in the sidebar
     next(b for b in at.button if b.label == "Save verdicts").click().run()
     assert_clean(at)
     assert "Saved 3 verdict(s)." in texts(at.success)
     case_hash = at.session_state["chest_film_input"].case.content_hash()
     stored = VerdictStore.open().latest(case_hash)
-    mine = [v for v in stored if v.reviewer == "dr-chest"]
+    mine = [v for v in stored if v.reviewer == "dr-chest (not signed in)"]
     got = {(v.finding, v.model_decision, v.corrected_label) for v in mine}
     assert {(old, 1, 0), (new, 0, 1), ("ILD", 0, 1)} <= got
     drawn = next(v for v in mine if v.finding == "ILD" and v.box == (5.0, 6.0, 40.0, 50.0))
     assert drawn.probability == 0.0 and drawn.threshold == pytest.approx(0.01)
-    assert "dr-chest" in frame(at, "reviewer")["reviewer"].tolist()
+    assert "dr-chest (not signed in)" in frame(at, "reviewer")["reviewer"].tolist()
 
 
 def test_a_failed_save_keeps_the_form(
@@ -287,7 +288,7 @@ def test_a_failed_save_keeps_the_form(
     at = handover(chest_env, tiny_chest_cohort, threshold_set=low_set)
     target = next(q for q in _questions(at) if "@" in q)
     at.radio(key=f"chest_verdict::{target}").set_value("relabel")  # no new class chosen
-    at.text_input(key="chest_reviewer").input("dr-fail")
+    at.session_state[NAME_KEY] = "dr-fail"
     at.text_area(key="chest_verdict_comment").input("keep me")
     next(b for b in at.button if b.label == "Save verdicts").click().run()
     assert_clean(at)
@@ -305,7 +306,13 @@ def test_exports_are_offered(chest_env: Path, tiny_chest_cohort: Path) -> None:
     at = handover(chest_env, tiny_chest_cohort)
     assert_clean(at)
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["Numbers (JSON)", "Numbers (CSV)", "Report (HTML)", "Reviewed boxes (COCO)"]
+    assert labels == [
+        "Numbers (JSON)",
+        "Numbers (CSV)",
+        "Report (HTML)",
+        "Report (PDF)",
+        "Reviewed boxes (COCO)",
+    ]
 
 
 def test_two_sessions_never_see_each_other(chest_env: Path, tiny_chest_cohort: Path) -> None:

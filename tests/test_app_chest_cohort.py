@@ -24,6 +24,7 @@ from core.models.threshold_sets import list_threshold_sets, load_threshold_set
 from core.studies.chest.classes import ALL_LABELS
 from core.studies.chest.cohort.api import run_cohort
 from core.studies.chest.cohort.store import ChestCohortCache
+from ui.auth import NAME_KEY
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "pages/chest_cohort.py"
@@ -183,13 +184,13 @@ def test_save_threshold_set_keeps_bundle_json(env: tuple[Path, Path]) -> None:
     at = open_page(cohort)
     at.slider(key="cc_thr_0").set_value(0.3).run()
     at.text_input(key="cc_save_name").input("loose")
-    at.text_input(key="cc_save_author").input("tester")
+    at.session_state[NAME_KEY] = "tester"  # the sidebar's name, typed once
     at.button(key="FormSubmitter:cc_save-Save threshold set").click().run()
     assert not at.exception, at.exception
     assert any("Saved threshold set" in s.value for s in at.success)
     assert set(list_threshold_sets(bundle)) - before == {"loose"}
     saved = load_threshold_set(bundle, "loose")
-    assert saved.labels[ALL_LABELS[0]] == 0.3 and saved.author == "tester"
+    assert saved.labels[ALL_LABELS[0]] == 0.3 and saved.author == "tester (not signed in)"
     assert (bundle / "bundle.json").read_bytes() == manifest
 
 

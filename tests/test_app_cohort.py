@@ -23,6 +23,7 @@ from core.models.threshold_sets import list_threshold_sets, load_threshold_set
 from core.models.thresholds import Thresholds
 from core.schema import VIEWS
 from core.verdicts import VerdictIn, VerdictStore
+from ui.auth import NAME_KEY
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "cohort.py")
 TIMEOUT = 120
@@ -130,13 +131,13 @@ def test_save_threshold_set_keeps_bundle_json(cohort_env: tuple[Path, Path]) -> 
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     at.slider(key="wi_stage1").set_value(0.37).run()
     at.text_input(key="wi_save_name").input("loose")
-    at.text_input(key="wi_save_author").input("tester")
+    at.session_state[NAME_KEY] = "tester"  # the sidebar's name, typed once
     at.button(key="FormSubmitter:wi_save-Save threshold set").click().run()
     assert not at.exception, at.exception
     assert any("Saved threshold set" in s.value for s in at.success)
     assert list_threshold_sets(bundle_dir) == ["original", "loose"]
     saved = load_threshold_set(bundle_dir, "loose")
-    assert saved.stage1 == 0.37 and saved.author == "tester" and "hand-tuned" in saved.rule
+    assert saved.stage1 == 0.37 and saved.author == "tester (not signed in)" and "hand-tuned" in saved.rule
     assert (bundle_dir / "bundle.json").read_bytes() == manifest
 
 
@@ -320,7 +321,7 @@ def test_saved_author_is_shown_as_typed(cohort_env: tuple[Path, Path]) -> None:
     at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
     at.slider(key="wi_stage1").set_value(0.41).run()
     at.text_input(key="wi_save_name").input("hostile")
-    at.text_input(key="wi_save_author").input(HOSTILE)
+    at.session_state[NAME_KEY] = HOSTILE
     at.button(key="FormSubmitter:wi_save-Save threshold set").click().run()
     assert not at.exception, at.exception
     [saved] = [s.value for s in at.success if "Saved threshold set" in s.value]
@@ -346,3 +347,35 @@ def test_a_threshold_sets_author_and_rule_are_never_markdown(
     assert mentions, "the set's author is shown somewhere"
     for text in mentions:
         assert plain(HOSTILE) in text and HOSTILE not in text, text
+
+
+def test_threshold_sets_are_shown_side_by_side_with_the_floor(
+    cohort_env: tuple[Path, Path],
+) -> None:
+    """Issue 15 part 3: every set of the bundle in one table, each with the all-zeros floor
+    (hand-computed from the cohort's train.csv); a set that never flags scores exactly it."""
+    import pandas as pd
+
+    from core.models.threshold_sets import save_threshold_set
+    from core.schema import LOCATIONS
+
+    bundle_dir, cohort_dir = cohort_env
+    base = load_threshold_set(bundle_dir, "original")
+    silent = replace(base, labels=dict.fromkeys(LOCATIONS, 1.0), rule="never flag")
+    save_threshold_set(bundle_dir, "silent", silent, author="tester")
+    labels = pd.read_csv(cohort_dir / "train.csv")[list(LOCATIONS)].to_numpy()
+    floor = 1 - labels.sum() / labels.size
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    [sets] = [d.value for d in at.dataframe if "all_zero_floor" in d.value.columns]
+    assert sets["set"].tolist() == ["original", "silent"]
+    assert sets["all_zero_floor"].tolist() == pytest.approx([floor, floor])
+    assert sets["kium_accuracy"].iloc[1] == pytest.approx(floor)  # no flag: the floor itself
+    assert sets["flags_per_patient"].iloc[1] == 0 and sets["flags_per_patient"].iloc[0] > 0
+    assert sets["vs_floor"].iloc[0] == pytest.approx(sets["kium_accuracy"].iloc[0] - floor)
+    shown = float(_metric(at, "Location accuracy (K-Ium)").value)
+    assert sets["kium_accuracy"].iloc[0] == pytest.approx(shown, abs=5e-5)  # the headline's
+    at.slider(key="wi_L_MCA").set_value(0.05).run()  # unsaved sliders: a third row
+    [sets] = [d.value for d in at.dataframe if "all_zero_floor" in d.value.columns]
+    assert sets["set"].tolist() == ["original", "silent", "current sliders (unsaved)"]
+    assert sets["flags_per_patient"].iloc[2] > sets["flags_per_patient"].iloc[0]

@@ -89,9 +89,10 @@ def test_upload_a_dicom_film_see_its_boxes_and_save_a_verdict(
                 timeout=WAIT_MS,
             )
             assert page.locator("[data-testid=stException]").count() == 0
+            sidebar.get_by_role("textbox", name="Your name").fill("Dr Browser")  # once per session
+            sidebar.get_by_role("textbox", name="Your name").press("Enter")
             form = page.get_by_test_id("stForm")
             form.get_by_text("agree", exact=True).first.click()
-            form.get_by_label("Reviewer").fill("Dr Browser")
             form.get_by_role("button", name="Save verdicts").click()
             page.get_by_text("Saved 1 verdict(s).").wait_for(timeout=WAIT_MS)
             page.screenshot(path=str(tmp_path / "chest_case.png"), full_page=True)
@@ -107,5 +108,9 @@ def test_upload_a_dicom_film_see_its_boxes_and_save_a_verdict(
         store.close()
     assert len(saved) == 1
     row = saved.iloc[0]
-    assert (row["study"], row["reviewer"], bool(row["agree"])) == ("chest", "Dr Browser", True)
+    assert (row["study"], row["reviewer"], bool(row["agree"])) == (
+        "chest",
+        "Dr Browser (not signed in)",
+        True,
+    )
     assert row["box_x1"] > row["box_x0"] >= 0 and row["box_y1"] > row["box_y0"] >= 0

@@ -81,9 +81,10 @@ def test_run_tune_open_and_return(cohort_server: str, tmp_path: Path) -> None:
             page.screenshot(path=str(shot), full_page=True)
 
             page.get_by_role("tab", name="Errors").click()
-            grid = next(
-                g for g in page.locator("[data-testid=stDataFrame]").all() if g.is_visible()
-            )
+            # The error list is the first table inside the open tab (the threshold-sets
+            # table above the tabs is visible too).
+            tab = page.get_by_role("tabpanel").filter(visible=True)
+            grid = next(g for g in tab.locator("[data-testid=stDataFrame]").all() if g.is_visible())
             box = grid.bounding_box()
             assert box is not None
             page.mouse.click(box["x"] + 15, box["y"] + 35 + 17)  # the first row's selector

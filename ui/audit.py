@@ -5,13 +5,15 @@ logged as an error and the page shows a small warning. Opening a case or a cohor
 recorded once per session (Streamlit reruns the page on every click); a row that failed is
 tried again on the next run.
 
-The actor is the reviewer name typed on the case page (kept under a non-widget key, since
-Streamlit forgets a widget's value on pages that do not draw it), else
-:data:`~core.verdicts.audit.NOT_SIGNED_IN`, until sign-in provides a verified identity.
+The actor is the session's principal (:func:`ui.auth.principal`): the signed-in identity in
+a shared deployment; in single-user mode the name typed in the sidebar, marked "not signed
+in", else :data:`~core.verdicts.audit.NOT_SIGNED_IN`. Admins download the whole trail as
+CSV from the sidebar; the file is built only when they click.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Mapping
@@ -19,27 +21,23 @@ from typing import Any
 
 import streamlit as st
 
+from core.auth import Permission
 from core.verdicts import NOT_SIGNED_IN, AuditAction, TargetKind, VerdictStoreError
-from core.verdicts.audit import record
+from core.verdicts.audit import export_audit_csv, record
+from ui.auth import may, principal
 from ui.cohort.reviewer import verdict_store
 
-__all__ = ["audit", "audit_once", "current_actor", "remember_actor"]
+__all__ = ["audit", "audit_export_button", "audit_once", "current_actor"]
 
 log = logging.getLogger(__name__)
 
-_ACTOR = "audit_actor"
 _DONE = "audit_done"
 
 
-def remember_actor(name: str) -> None:
-    """Use ``name`` (a typed reviewer name) as this session's actor from now on."""
-    if name.strip():
-        st.session_state[_ACTOR] = name.strip()
-
-
 def current_actor() -> str:
-    """This session's actor: the remembered reviewer name, else "not signed in"."""
-    return str(st.session_state.get(_ACTOR) or "").strip() or NOT_SIGNED_IN
+    """This session's actor: the signed-in or typed name, else "not signed in"."""
+    who = principal()
+    return NOT_SIGNED_IN if who is None else who.actor
 
 
 def audit(
@@ -81,3 +79,26 @@ def audit_once(
         return False
     done.add(key)
     return True
+
+
+def _audit_csv(actor: str) -> bytes:
+    """The whole trail as CSV, built when the admin clicks (never on a mere rerun)."""
+    buf = io.StringIO()
+    rows = export_audit_csv(verdict_store(), buf)
+    log.info("audit trail exported by %s: %d rows", actor, rows)
+    return buf.getvalue().encode()
+
+
+def audit_export_button() -> None:
+    """Admins only: the audit trail as a CSV download in the sidebar."""
+    if not may(Permission.EXPORT_AUDIT):
+        return
+    actor = current_actor()
+    st.sidebar.download_button(
+        "Download the audit trail (CSV)",
+        lambda: _audit_csv(actor),
+        file_name="audit_trail.csv",
+        mime="text/csv",
+        key="audit_csv",
+        on_click="ignore",
+    )

@@ -16,6 +16,10 @@ A bundle that cannot be loaded, for whatever reason (a refused manifest, an unre
 file, an error inside torch or timm), is one message in the sidebar and no active bundle:
 the pages go on without models. Names and notes from a manifest or a threshold set are
 shown as typed (:mod:`ui.text`), never as Markdown.
+
+Changing bundles is an admin's action (:class:`core.auth.Permission`): other roles see the
+configured bundle's folder as text, not a box (so no widget value of theirs can name
+another folder), and cannot start a demo build.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 import streamlit as st
 
 from core import demo_job, paths
+from core.auth import Permission
 from core.cohort import OPEN_CASE_THRESHOLDS, THRESHOLD_SET
 from core.device import describe_device
 from core.models.bundle import Bundle, BundleError, load_bundle
@@ -36,6 +41,7 @@ from core.models.thresholds import Thresholds, ThresholdsError
 from core.review.identity import BundleIdentity, bundle_identity
 from core.roots import PathOutsideRoots, inside_roots
 from core.studies import get_study
+from ui.auth import may, require
 from ui.text import code, plain
 
 __all__ = [
@@ -110,12 +116,17 @@ def offer_demo_build(study: str = "aneurysm") -> None:
                 f"The last demo build failed: {plain(progress.error, 300)}. "
                 f"Its log is {code(log_file)}."
             )
+        if not may(Permission.CHANGE_BUNDLES):
+            st.markdown("**No models yet.** An administrator has to build or choose a bundle.")
+            return
         st.markdown(
             "**No models yet.** Build the demo bundle: small models trained on a synthetic "
             "cohort (minutes on a CPU). It builds in the background: the rest of the app "
             "stays usable and this page shows its progress."
         )
         if not st.button("Build demo models", type="primary", key=session_key(study, "build_demo")):
+            return
+        if not require(Permission.CHANGE_BUNDLES):
             return
         try:
             demo_job.start_build([study])
@@ -142,6 +153,15 @@ def _build_progress(study: str) -> None:
     )
     st.markdown("**Building the demo models in the background.**")
     st.progress(progress.fraction, text=f"{stage} · {progress.fraction:.0%} · {left}")
+
+
+def _bundle_folder(study: str, default: str) -> str:
+    """The folder an admin typed in the sidebar box, else the configured one (shown)."""
+    if may(Permission.CHANGE_BUNDLES):
+        key = session_key(study, _DIR)
+        return st.sidebar.text_input("Bundle directory", value=default, key=key).strip()
+    st.sidebar.caption(f"Bundle directory: {code(default)} (set by an administrator)")
+    return default
 
 
 def _minutes(seconds: float) -> str:
@@ -215,8 +235,7 @@ def bundle_sidebar(study: str = "aneurysm") -> ActiveBundle | None:
     of that study (the panel of the study whose page is open)."""
     st.sidebar.subheader("Model bundle")
     default = str(paths.configured_bundle_dir(study))
-    key = session_key(study, _DIR)
-    raw = st.sidebar.text_input("Bundle directory", value=default, key=key).strip()
+    raw = _bundle_folder(study, default)
     st.session_state[session_key(study, _ACTIVE)] = None
     st.session_state[session_key(study, _MISSING)] = None
     try:

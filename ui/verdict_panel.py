@@ -1,7 +1,9 @@
 """Recording the reviewer's verdicts on the case page, and showing the ones stored.
 
-A successful save is also written to the audit trail, and the reviewer name typed here
-becomes the session's actor for its other audited actions (:mod:`ui.audit`).
+The reviewer is the session's principal (:mod:`ui.auth`), never a text box: the signed-in
+identity, or in single-user mode the name typed once in the sidebar, marked "not signed
+in". A save is refused unless the role may save verdicts (the page being open is not
+enough: defence in depth), and a successful one is written to the audit trail.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+from core.auth import Permission
 from core.review.figures import location_label
 from core.review.reviewed import ReviewedCase
 from core.review.verdicts import (
@@ -24,7 +27,8 @@ from core.review.verdicts import (
 from core.studies.study import StudyResult
 from core.verdicts import AuditAction, TargetKind, VerdictIn, VerdictStoreError
 from core.verdicts.records import BOX_COLUMNS
-from ui.audit import audit, remember_actor
+from ui.audit import audit
+from ui.auth import acting_name
 from ui.cohort.reviewer import verdict_store
 
 __all__ = ["save_verdicts", "stored_verdicts", "verdict_panel"]
@@ -40,14 +44,18 @@ def _label(result: StudyResult, finding: str) -> str:
 
 
 def save_verdicts(
-    build: Callable[[], list[VerdictIn]], case_hash: str, form_key: str = _FORM_ID
+    build: Callable[[str], list[VerdictIn]], case_hash: str, form_key: str = _FORM_ID
 ) -> bool:
-    """Build one form's verdicts and save them in one transaction; then say so, start a new
-    form id under ``form_key`` (the next submission is a new one) and audit the save. A bad
-    field or a database failure is one "Not saved" message, and the form keeps what the
-    reviewer entered (every study's verdict form saves through here)."""
+    """Build one form's verdicts for this session's reviewer (``build(reviewer)``) and save
+    them in one transaction; then say so, start a new form id under ``form_key`` (the next
+    submission is a new one) and audit the save. A refused role, a missing name, a bad
+    field or a database failure is one message, and the form keeps what the reviewer
+    entered (every study's verdict form saves through here)."""
+    reviewer = acting_name(Permission.SAVE_VERDICTS, "reviewer")
+    if reviewer is None:
+        return False
     try:
-        batch = build()
+        batch = build(reviewer)
         saved = verdict_store().save(batch)
     except (ValueError, VerdictStoreError) as err:  # an invalid field, or the database
         st.error(f"Not saved: {err}")
@@ -101,9 +109,7 @@ def verdict_panel(reviewed: ReviewedCase) -> None:
                 horizontal=True,
                 key=f"verdict::{finding}",
             )
-        left, right = st.columns([1, 2])
-        reviewer = left.text_input("Reviewer", key="reviewer", max_chars=200)
-        missed = right.multiselect(
+        missed = st.multiselect(
             "Locations the model missed",
             missable_findings(result),
             format_func=location_label,
@@ -118,10 +124,9 @@ def verdict_panel(reviewed: ReviewedCase) -> None:
         if not chosen and not missed:
             st.warning("Nothing to save: answer at least one finding or name a missed location.")
         else:
-            remember_actor(reviewer)
             save_verdicts(
-                lambda: build_verdicts(
-                    reviewed, reviewer.strip(), chosen, missed, comment, uuid.UUID(form_id)
+                lambda reviewer: build_verdicts(
+                    reviewed, reviewer, chosen, missed, comment, uuid.UUID(form_id)
                 ),
                 reviewed.case.content_hash(),
             )

@@ -1,9 +1,9 @@
 """Verdicts on the film page: agree, disagree or relabel each flagged box, add a missed
-finding (a box drawn on the figure or typed), comment, reviewer; then the stored ones.
+finding (a box drawn on the figure or typed), comment; then the stored ones.
 
 One form UUID per submission keys every verdict of it (a retry stores nothing twice);
-a failed save keeps the form as it was and says "Not saved: reason". A save is audited,
-and the reviewer name becomes the session's actor (:mod:`ui.audit`).
+a failed save keeps the form as it was and says "Not saved: reason". The reviewer is the
+session's principal and a save is audited (:func:`ui.verdict_panel.save_verdicts`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from core.studies.chest.review.verdicts import (
     build_chest_verdicts,
     drawn_finding,
 )
-from core.verdicts import NOT_SIGNED_IN
-from ui.audit import current_actor, remember_actor
 from ui.chest.case_viewer import SELECTED_BOX
 from ui.verdict_panel import save_verdicts
 
@@ -63,8 +61,6 @@ def _answers(reviewed: ReviewedCase) -> list[tuple[str, str, bool]]:
 def verdict_form(reviewed: ReviewedCase, size: tuple[int, int]) -> None:
     """The form and its save."""
     form_id = st.session_state.setdefault(_FORM_ID, str(uuid.uuid4()))
-    if "chest_reviewer" not in st.session_state and current_actor() != NOT_SIGNED_IN:
-        st.session_state["chest_reviewer"] = current_actor()
     _prefill()
     questions = _answers(reviewed)
     with st.form("chest_verdict_form", border=True):
@@ -83,13 +79,12 @@ def verdict_form(reviewed: ReviewedCase, size: tuple[int, int]) -> None:
             c.number_input(k[-2:], min_value=0.0, value=None, key=k)
             for c, k in zip(cols[1:], COORDS)
         ]
-        reviewer = st.text_input("Reviewer", key="chest_reviewer", max_chars=200)
         comment = st.text_area(
             "Comment (optional)", key="chest_verdict_comment", max_chars=2000, height=68
         )
         submitted = st.form_submit_button("Save verdicts", type="primary")
     if submitted:
-        _save(reviewed, size, questions, add_class, coords, reviewer, comment, form_id)
+        _save(reviewed, size, questions, add_class, coords, comment, form_id)
 
 
 def _save(
@@ -98,7 +93,6 @@ def _save(
     questions: list[tuple[str, str, bool]],
     add_class: str | None,
     coords: list,
-    reviewer: str,
     comment: str,
     form_id: str,
 ) -> None:
@@ -115,10 +109,9 @@ def _save(
     if not answers and drawn is None:
         st.warning("Nothing to save: answer at least one box or add a missed finding.")
         return
-    remember_actor(reviewer)
     save_verdicts(
-        lambda: build_chest_verdicts(
-            reviewed, reviewer.strip(), answers, [drawn] if drawn else [], comment,
+        lambda reviewer: build_chest_verdicts(
+            reviewed, reviewer, answers, [drawn] if drawn else [], comment,
             uuid.UUID(form_id),
         ),
         reviewed.case.content_hash(),
