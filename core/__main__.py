@@ -21,9 +21,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ensemble": ("core.studies.chest.ensemble_cli", "fuse chest bundles into one WBF ensemble bundle"),
     "study": ("core.studies.chest.study_cli", "the chest detector x augmentation study"),
     "evaluate": ("core.metrics.cli", "score predictions against train.csv"),
+    "thresholds": ("core.cohort.thresholds_cli", "fit or compare an aneurysm bundle's threshold sets"),
     "fuse": ("core.studies.chest.fuse_cli", "fuse a chest folder's readers' boxes"),
     "coco": ("core.studies.chest.coco_cli", "write a chest folder's boxes as COCO JSON"),
     "audit": ("core.verdicts.audit_cli", "export the audit trail as CSV (admins)"),
+    "pacs": ("core.pacs.cli", "query a PACS over DICOMweb; review a study, send the SR back"),
 }
 
 
