@@ -15,20 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_marks import BROWSER_MARKS
 
 from scripts.app_server import CHROMIUM, CHROMIUM_ARGS, STARTUP_S, serve
 
 RESULTS_MS = 240_000
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="/usr/bin/chromium is missing (make browser installs Debian's chromium; "
-        "Playwright never downloads one)",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture

@@ -23,21 +23,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_marks import BROWSER_MARKS, saved_verdicts
 
 from scripts.app_server import CHROMIUM, CHROMIUM_ARGS, STARTUP_S, serve
 
 WAIT_MS = 60_000
 REVIEWER, ANALYST = "rita@hospital.example", "ana@hospital.example"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="/usr/bin/chromium is missing (make browser installs Debian's chromium; "
-        "Playwright never downloads one)",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 class StepLog:
@@ -124,8 +117,6 @@ def test_sign_in_roles_verdict_identity_and_sign_out(
 ) -> None:
     from playwright.sync_api import sync_playwright
 
-    from core.verdicts import VerdictStore
-
     url, data = shared_app
     log = StepLog()
     log("app serving in shared mode (REVIEW_AUTH=oidc), OIDC provider on localhost")
@@ -180,11 +171,7 @@ def test_sign_in_roles_verdict_identity_and_sign_out(
             raise
         finally:
             browser.close()
-    store = VerdictStore.open(f"sqlite:///{data / 'verdicts.db'}")
-    try:
-        saved = store.all_latest()
-    finally:
-        store.close()
+    saved = saved_verdicts(data)
     assert len(saved) == 1 and saved.iloc[0]["reviewer"] == REVIEWER
     log(f"verdict store: 1 verdict, reviewer {saved.iloc[0]['reviewer']!r} (the sign-in's email)")
     (tmp_path / "signin_test_log.txt").write_text(log.text())

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser_marks import BROWSER_MARKS, saved_verdicts
 
 from core.models.thresholds import Thresholds
 from scripts.app_server import CHROMIUM, CHROMIUM_ARGS, STARTUP_S, serve
@@ -22,15 +23,7 @@ from scripts.app_server import CHROMIUM, CHROMIUM_ARGS, STARTUP_S, serve
 WAIT_MS = 240_000
 LOW_SET = "browser-low"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="/usr/bin/chromium is missing (make browser installs Debian's chromium; "
-        "Playwright never downloads one)",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +56,6 @@ def test_upload_a_dicom_film_see_its_boxes_and_save_a_verdict(
     server: tuple[str, Path], tiny_chest_cohort: Path, tmp_path: Path
 ) -> None:
     from playwright.sync_api import sync_playwright
-
-    from core.verdicts import VerdictStore
 
     url, data = server
     film = sorted(tiny_chest_cohort.glob("*.dicom"))[0]
@@ -101,11 +92,7 @@ def test_upload_a_dicom_film_see_its_boxes_and_save_a_verdict(
             raise
         finally:
             browser.close()
-    store = VerdictStore.open(f"sqlite:///{data / 'verdicts.db'}")
-    try:
-        saved = store.all_latest()
-    finally:
-        store.close()
+    saved = saved_verdicts(data)
     assert len(saved) == 1
     row = saved.iloc[0]
     assert (row["study"], row["reviewer"], bool(row["agree"])) == (

@@ -16,16 +16,13 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from browser_marks import BROWSER_MARKS
 from models_fixtures import dsa_like
 
 from core.schema import LOCATIONS, TRAIN_COLUMNS, VIEWS
 from scripts.app_server import CHROMIUM, CHROMIUM_ARGS, STARTUP_S, serve
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is missing"),
-]
+pytestmark = BROWSER_MARKS
 PATIENTS = 6
 WAIT_MS = 240_000
 METRICS = "document.querySelectorAll('[data-testid=stMetric]').length >= 6"
