@@ -10,6 +10,12 @@ Navigation is then built for the user's role, so a page the role may not open is
 and cannot be reached by its URL either (Streamlit serves only the pages listed here; the
 one run it serves without this script, a fresh server's first, meets each page's own
 :func:`ui.auth.page_guard`).
+
+The PACS worklist belongs to no study: it has its own section, listed only when a PACS
+endpoint file exists (:func:`core.pacs.config.config_path`), so a deployment without a
+PACS shows no page that cannot work (how to configure one is in the README, and on the
+page itself should the file go away). Its sidebar shows the bundle panel of the study
+the picked study goes to.
 """
 
 import logging
@@ -18,12 +24,15 @@ from pathlib import Path
 import streamlit as st
 
 from core.auth import page_permission
+from core.pacs.config import config_path
 from core.studies import list_studies
 from ui.audit import audit_export_button
 from ui.auth import gate
 from ui.bundle import bundle_sidebar
+from ui.worklist_session import WORKLIST_STUDY
 
 HERE = Path(__file__).resolve().parent
+PACS_PAGE = "pages/pacs_worklist.py"
 log = logging.getLogger("app")
 
 st.set_page_config(page_title="Imaging AI review", page_icon=":material/neurology:", layout="wide")
@@ -45,6 +54,10 @@ for study in list_studies():
         page = st.Page(p.path, title=p.title, icon=p.icon, default=default)
         sections.setdefault(study.title, []).append(page)
         study_of[page.url_path] = study.name
+if who.can(page_permission(PACS_PAGE)) and config_path().is_file():
+    pacs = st.Page(PACS_PAGE, title="PACS worklist", icon=":material/dns:")
+    sections["PACS"] = [pacs]
+    study_of[pacs.url_path] = str(st.session_state.get(WORKLIST_STUDY, "aneurysm"))
 page = st.navigation(sections)
 bundle_sidebar(study_of.get(page.url_path, "aneurysm"))
 audit_export_button()

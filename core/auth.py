@@ -123,6 +123,9 @@ PAGE_PERMISSIONS: dict[str, Permission] = {
     "pages/chest_case.py": Permission.REVIEW_CASES,
     "pages/cohort.py": Permission.OPEN_COHORTS,
     "pages/chest_cohort.py": Permission.OPEN_COHORTS,
+    # Reviewers pick studies from the PACS worklist; its endpoint list is the operator's
+    # file (pacs.toml), which the app only reads: admins change it there.
+    "pages/pacs_worklist.py": Permission.REVIEW_CASES,
 }
 
 

@@ -16,6 +16,7 @@ from ui.bundle import TRAINING_SET, active_bundle, offer_demo_build
 from ui.compute import case_key, case_result, clean_views
 from ui.heatmap_panel import heatmaps_and_export
 from ui.intake_panel import file_assignments, intake_panel, show_problems, view_grid_frame
+from ui.pacs_send import pacs_send_panel
 from ui.preprocess_panel import preprocess_panel
 from ui.results_panel import location_panel, stage1_summary
 from ui.text import plain
@@ -95,3 +96,4 @@ heatmaps_and_export(active.bundle, reviewed)  # a fragment: its controls rerun i
 
 st.subheader("Reviewer verdict")
 verdict_panel(reviewed)
+pacs_send_panel(reviewed, active.bundle)  # only for a study opened from the PACS worklist

@@ -24,6 +24,7 @@ from ui.chest.case_heatmaps import heatmap_controls
 from ui.chest.case_intake import film_intake, show_film_problems
 from ui.chest.case_verdicts import verdict_form
 from ui.chest.case_viewer import film_thresholds, film_viewer, truth_controls, window_controls
+from ui.pacs_send import pacs_send_panel
 from ui.text import plain
 from ui.verdict_panel import stored_verdicts
 
@@ -93,3 +94,4 @@ stored_verdicts(case.content_hash(), "chest_stored_verdicts")
 
 st.subheader("Export")
 export_panel(review)
+pacs_send_panel(reviewed, active.bundle)  # only for a study opened from the PACS worklist

@@ -190,3 +190,45 @@ def chest_study(film: Path, accession: str = OTHER_ACCESSION) -> list[Dataset]:
     ds.SeriesDescription, ds.ViewPosition, ds.PatientOrientation = "PA", "PA", ["L", "F"]
     ds.set_pixel_data(src.pixel_array, str(src.PhotometricInterpretation), int(src.BitsStored))
     return [ds]
+
+
+def split_run(run: Dataset, order: tuple[int, ...] | None = None) -> list[Dataset]:
+    """``run`` (a multi-frame XA) stored as one single-frame instance per frame in its
+    series, as many angiography systems store runs: frame ``k`` is InstanceNumber ``k + 1``
+    with an AcquisitionTime a second later than the previous. Returned in ``order`` (frame
+    indices; default reversed), so that storage order is never frame order."""
+    frames = run.pixel_array
+    out = []
+    for k in order if order is not None else reversed(range(len(frames))):
+        ds = _base(run.Modality, run.SOPClassUID, run.StudyInstanceUID, run.AccessionNumber)
+        for key in ("StudyDescription", "SeriesInstanceUID", "SeriesNumber", "SeriesDescription",
+                    "Laterality", "ViewPosition", "PositionerPrimaryAngle",
+                    "PositionerSecondaryAngle"):  # fmt: skip
+            if key in run:
+                setattr(ds, key, run[key].value)
+        ds.InstanceNumber, ds.AcquisitionTime = k + 1, f"1015{k:02d}"
+        ds.set_pixel_data(frames[k], str(run.PhotometricInterpretation), int(run.BitsStored))
+        out.append(ds)
+    return out
+
+
+def dsa_study_split(
+    sample_case: Path, view: str = "LI-A", accession: str = "ACC-55192", side: int = 256
+) -> tuple[list[Dataset], Dataset]:
+    """:func:`dsa_study` with ``view``'s run stored as single-frame instances; also returns
+    that run as the multi-frame instance it replaces (not stored), for comparison."""
+    study = dsa_study(sample_case, accession, side)
+    at = list(DSA_SERIES).index(view)
+    run = study[at]
+    if run.file_meta.TransferSyntaxUID.is_compressed:
+        run.decompress()
+    return study[:at] + split_run(run) + study[at + 1 :], run
+
+
+def xa_run(frames: np.ndarray, bits_stored: int = 8) -> Dataset:
+    """A multi-frame XA instance of ``frames`` (its own study and series), for unit tests."""
+    ds = _base("XA", XRayAngiographicImageStorage, generate_uid(), ACCESSION)
+    ds.SeriesInstanceUID, ds.SeriesNumber, ds.InstanceNumber = generate_uid(), 1, 1
+    ds.SeriesDescription = "L ICA AP"
+    ds.set_pixel_data(frames, "MONOCHROME2", bits_stored)
+    return ds

@@ -116,7 +116,13 @@ def dsa_review(
 ) -> Iterator[PacsReview]:
     mp = pytest.MonkeyPatch()
     mp.setenv(paths.DATA_ENV, str(tmp_path_factory.mktemp("pacs-data")))
-    review = review_study(_endpoint(server), _study_uid(server, ACCESSION), tiny_bundle)
+    heard: list[tuple[int, int]] = []
+    review = review_study(
+        _endpoint(server), _study_uid(server, ACCESSION), tiny_bundle,
+        progress=lambda done, total: heard.append((done, total)),
+    )  # fmt: skip
+    n = len(review.files.files)
+    assert heard == [(k, n) for k in range(1, n + 1)]  # one report per image, in order
     yield review
     review.close()
     mp.undo()
@@ -161,7 +167,7 @@ def test_a_corrected_mapping_reruns_without_downloading(dsa_review: PacsReview) 
     li_a = dsa_review.mapping.views["LI-A"].instance.series_uid
     fixed = remap(dsa_review, {li_a: ""})
     assert "LI-A" not in fixed.case.views and "LI-A" in fixed.case.missing_views
-    assert any(r == "chosen by the reader" for _, _, r in fixed.mapping.unmapped)
+    assert any(r == "left out by the reader" for _, _, r in fixed.mapping.unmapped)
     assert fixed.files is dsa_review.files
 
 
@@ -272,7 +278,7 @@ def test_failures_each_have_a_clear_message(
     chest_uid = _study_uid(server, OTHER_ACCESSION)
     with pytest.raises(
         UnmappableStudy,
-        match=r"maps to a view of the aneurysm study \(.*series 1 image 1: not an angiography series \(DX\)",
+        match=r"maps to a view of the aneurysm study \(.*series 1 image 1: DX is not read by the aneurysm study",
     ):
         review_study(_endpoint(server), chest_uid, tiny_bundle)
     assert not any((_data_root / "pacs").iterdir())  # the retrieved film was removed

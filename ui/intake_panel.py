@@ -19,6 +19,7 @@ from core.intake import BadFile, case_from_files, case_from_zip, parse_name, rea
 from core.review.layout import GRID_COLUMNS, GRID_ROWS, column_label, grid_cells
 from core.schema import VIEWS
 from ui.text import plain
+from ui.worklist_session import held, offered, take_open
 
 __all__ = [
     "SAMPLES_DIR",
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 SAMPLES_DIR = paths.ASSETS / "samples"
-UPLOAD, SAMPLE, COHORT = "Upload", "Sample case", "Cohort case"
+UPLOAD, SAMPLE, COHORT, PACS = "Upload", "Sample case", "Cohort case", "PACS study"
 #: The finding the cohort page sent the reader to look at; the heatmap panel selects it.
 PENDING_FOCUS = "pending_focus"
 _COHORT_CASE = "cohort_case"
@@ -110,7 +111,10 @@ def _from_sample(name: str) -> Case | None:
 
 
 def _adopt_handover() -> None:
-    """A patient opened from the cohort page's error lists (keys in :mod:`core.cohort`)."""
+    """A patient opened from the cohort page's error lists (keys in :mod:`core.cohort`),
+    or a study opened from the PACS worklist (:mod:`ui.worklist_session`)."""
+    if take_open("aneurysm") is not None:
+        st.session_state["source"] = PACS
     if OPEN_CASE_DIR not in st.session_state or OPEN_CASE_INDEX not in st.session_state:
         return
     folder, index = (
@@ -138,6 +142,19 @@ def _from_cohort(folder: str, index: int) -> Case | None:
     return case
 
 
+def _from_pacs() -> Case | None:
+    """The case of the study this session retrieved from the PACS (already decoded)."""
+    review = held()
+    if review is None or review.bundle.study != "aneurysm":
+        st.info("The PACS study was closed; open another one from the PACS worklist.")
+        return None
+    st.session_state["case_sig"], st.session_state["case"] = (
+        ("pacs", review.case.case_id),
+        review.case,
+    )
+    return review.case
+
+
 def intake_panel() -> Case | None:
     """Source choice and input widgets; the session's current case, or None."""
     _adopt_handover()
@@ -145,9 +162,13 @@ def intake_panel() -> Case | None:
     sources = [UPLOAD, SAMPLE] if samples else [UPLOAD]
     if _COHORT_CASE in st.session_state:
         sources.append(COHORT)
+    if offered("aneurysm", "source", PACS):
+        sources.append(PACS)
     source = st.radio(
         "Source", sources, horizontal=True, key="source", label_visibility="collapsed"
     )
+    if source == PACS:
+        return _from_pacs()
     if source == COHORT:
         return _from_cohort(*st.session_state[_COHORT_CASE])
     if source == SAMPLE:

@@ -21,7 +21,6 @@ __all__ = [
     "NO_UNITS",
     "PRESENT",
     "PROBABILITY",
-    "PROCEDURES",
     "SCHEME",
     "THRESHOLD",
     "VERDICT",
@@ -40,13 +39,9 @@ PRESENT = CodedConcept.from_code(codes.SCT.Present)
 ABSENT = CodedConcept.from_code(codes.SCT.Absent)
 #: UCUM's "no units": probabilities and thresholds are fractions in [0, 1].
 NO_UNITS = CodedConcept("1", "UCUM", "no units")
+
+
 #: The procedure each study reports on (SNOMED CT).
-PROCEDURES = {
-    "aneurysm": CodedConcept("77343006", "SCT", "Angiography"),
-    "chest": CodedConcept("399208008", "SCT", "Plain chest X-ray"),
-}
-
-
 def finding_code(label: str) -> CodedConcept:
     """The finding type of one label (long labels use DICOM's Long Code Value)."""
     return CodedConcept(label, SCHEME, label)

@@ -16,15 +16,19 @@ that has it:
 When sources disagree, or none says, the series is left unmapped with that reason, for
 the reader to choose: a wrong guess would put a view's scores on the wrong vessels.
 Reasons name the attribute used, never quote the description (it is free text).
+
+:func:`dsa_views` is the aneurysm study's view rule (``PacsHooks.views``, registered by
+:mod:`core.studies.aneurysm`): each run is judged on its own, in series order.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 
 from core.pacs.inventory import Instance
 
-__all__ = ["FRONTAL_MAX_DEG", "LATERAL_DEG", "infer_view"]
+__all__ = ["FRONTAL_MAX_DEG", "LATERAL_DEG", "dsa_views", "infer_view"]
 
 #: ``|primary angle|`` at most this is frontal.
 FRONTAL_MAX_DEG = 30.0
@@ -105,3 +109,9 @@ def infer_view(inst: Instance) -> tuple[str | None, str]:
     if side is None or circ is None or proj is None:
         return None, reason
     return f"{side}{circ}-{proj}", reason
+
+
+def dsa_views(runs: Sequence[Instance]) -> Iterator[tuple[Instance, str | None, str]]:
+    """Each run (its first image) with its view or ``None``, and the reason."""
+    for inst in runs:
+        yield (inst, *infer_view(inst))

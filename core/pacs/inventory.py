@@ -7,6 +7,11 @@ would not decode is never fetched and gets its reason; the study as a whole must
 :data:`MAX_STUDY_INSTANCES` and :data:`MAX_STUDY_BYTES`, or it is refused with both numbers.
 Only technical and positioning attributes are kept: the metadata's patient module is read
 by nobody here and dropped with the JSON.
+
+Results this app stored in the study earlier (its SR and its heatmap captures: our
+``Manufacturer`` on one of the SOP classes :mod:`core.pacs.sr` and :mod:`core.pacs.capture`
+write) are set apart as :attr:`StudyInventory.earlier`: never retrieved, never counted
+against the limits, and shown as earlier results rather than as images left out.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydicom.dataset import Dataset
+from pydicom.uid import ComprehensiveSRStorage, SecondaryCaptureImageStorage
+from pydicom.valuerep import TM
 
 from core import limits
 from core.intake.errors import IntakeError
@@ -28,6 +35,7 @@ __all__ = [
     "MAX_STUDY_INSTANCES",
     "Instance",
     "StudyInventory",
+    "earlier_result",
     "max_study_bytes",
     "study_inventory",
 ]
@@ -38,6 +46,12 @@ log = logging.getLogger(__name__)
 #: films. Read at call time, so tests can lower it.
 MAX_STUDY_INSTANCES = 256
 _MIB = 2**20
+#: The SOP classes of this app's results: the SR (:mod:`core.pacs.sr`) and the heatmap
+#: captures (:mod:`core.pacs.capture`), in the words the inventory shows.
+_OURS = {
+    ComprehensiveSRStorage: "AI findings (SR)",
+    SecondaryCaptureImageStorage: "heatmap capture",
+}
 
 
 def max_study_bytes() -> int:
@@ -62,6 +76,20 @@ class Instance:
     view_position: str = ""
     primary_angle: float | None = None
     secondary_angle: float | None = None
+    #: Seconds into the day (AcquisitionTime, else ContentTime) and ImagePositionPatient:
+    #: the order of a run stored as single-frame images, after InstanceNumber.
+    acquisition_time: float | None = None
+    position: tuple[float, ...] | None = None
+
+    @property
+    def order(self) -> tuple[object, ...]:
+        """Where it falls in its series' run: InstanceNumber, then acquisition time, then
+        position (an instance without one of them sorts after those with it)."""
+        return (
+            self.instance_number is None, self.instance_number or 0,
+            self.acquisition_time is None, self.acquisition_time or 0.0,
+            self.position is None, self.position or (),
+        )  # fmt: skip
 
     @property
     def label(self) -> str:
@@ -73,11 +101,13 @@ class Instance:
 
 @dataclass
 class StudyInventory:
-    """A study's usable image instances and every other instance with its reason."""
+    """A study's usable image instances, every other instance with its reason, and this
+    app's earlier results (label, what it is), which are not retrieved."""
 
     study_uid: str
     instances: list[Instance]
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (label, reason)
+    earlier: list[tuple[str, str]] = field(default_factory=list)  # (label, what)
 
     @property
     def declared_bytes(self) -> int:
@@ -94,6 +124,23 @@ def _num(value: Any) -> float | None:
 def _int(value: Any) -> int | None:
     n = _num(value)
     return None if n is None else int(n)
+
+
+def _seconds(value: Any) -> float | None:
+    """A DICOM TM (``HHMMSS.FFFFFF``, or shorter) as seconds into the day; None when absent
+    or not a time."""
+    try:
+        t = TM(str(value).strip()) if value else None
+    except ValueError:
+        return None
+    return None if t is None else t.hour * 3600 + t.minute * 60 + t.second + t.microsecond / 1e6
+
+
+def _position(value: Any) -> tuple[float, ...] | None:
+    try:
+        return tuple(float(v) for v in value) if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _dataset(item: dict[str, Any]) -> Dataset:
@@ -119,7 +166,19 @@ def _instance(ds: Dataset) -> Instance:
         laterality=side, view_position=str(ds.get("ViewPosition") or "").upper(),
         primary_angle=_num(ds.get("PositionerPrimaryAngle")),
         secondary_angle=_num(ds.get("PositionerSecondaryAngle")),
+        acquisition_time=_seconds(ds.get("AcquisitionTime") or ds.get("ContentTime")),
+        position=_position(ds.get("ImagePositionPatient")),
     )  # fmt: skip
+
+
+def earlier_result(ds: Dataset) -> str | None:
+    """What this app's own result instance is (``"AI findings (SR)"``, ``"heatmap
+    capture"``), or None for anything else: our ``Manufacturer`` on a SOP class we write."""
+    from core.pacs.sr import MANUFACTURER  # highdicom loads with the results, not before
+
+    if str(ds.get("Manufacturer") or "") != MANUFACTURER:
+        return None
+    return _OURS.get(str(ds.get("SOPClassUID") or ""))
 
 
 def study_inventory(endpoint: Endpoint, study_uid: str, study: str | None = None) -> StudyInventory:
@@ -134,6 +193,9 @@ def study_inventory(endpoint: Endpoint, study_uid: str, study: str | None = None
     inv = StudyInventory(study_uid, [])
     for ds in map(_dataset, items):
         inst = _instance(ds)
+        if what := earlier_result(ds):
+            inv.earlier.append((inst.label, what))
+            continue
         if "Rows" not in ds:
             inv.skipped.append((inst.label, f"not an image ({inst.modality or 'no modality'})"))
             continue
@@ -151,6 +213,6 @@ def study_inventory(endpoint: Endpoint, study_uid: str, study: str | None = None
             "are retrieved. Nothing was downloaded; ask for the series you need to be sent "
             "as a smaller study, or the administrator to raise the limit."
         )
-    log.info("%s: study inventory %d images (%.1f MiB), %d skipped",
-             endpoint.name, n, total / _MIB, len(inv.skipped))  # fmt: skip
+    log.info("%s: study inventory %d images (%.1f MiB), %d skipped, %d earlier results",
+             endpoint.name, n, total / _MIB, len(inv.skipped), len(inv.earlier))  # fmt: skip
     return inv

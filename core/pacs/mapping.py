@@ -1,16 +1,27 @@
 """Series of a PACS study -> the views a study's case takes, with a reason for every image.
 
-``map_views(inventory, study)`` returns a :class:`ViewMapping`: which instance fills each
-view and why, and every other image with the reason it was not used, so a page can show
+``map_views(inventory, study)`` returns a :class:`ViewMapping`: which image (or run of
+images) fills each view and why, every other image with the reason it was not used, and
+this app's earlier results in the study (never retrieved, not problems), so a page can show
 the mapping and let the reader correct it (``overrides``: series UID -> view, or ``""`` to
 leave a series out). Then :func:`build_case` hands the chosen files to the study's own
-guarded intake, which decodes them under the limits (and, for a multi-frame DSA run, the
-frame rule) exactly as an upload.
+guarded intake, which decodes them under the limits (and, for a DSA run, the frame rule)
+exactly as an upload.
 
-* ``aneurysm``: each XA/XRF series is one run; its multi-frame instance (the one with the
-  most frames) is the run, and :mod:`core.pacs.dsa_rules` says its view. A second series
-  for a view already taken is left out, named.
-* ``chest``: one CR/DX film; a PA/AP one is preferred; any other films are left out, named.
+Nothing here knows a study by name: the registry's :class:`~core.studies.study.PacsHooks`
+say which modalities the study reads, whether a series is one run, which view each run is
+(the study's view rule, e.g. :mod:`core.pacs.dsa_rules`, :mod:`core.pacs.film_rules`) and
+how its case is built. In order:
+
+1. The reader's choices first (a view, or ``""``: left out).
+2. Images of another modality are left out, named.
+3. The study's rule says the view of the rest, in its order of preference; a view already
+   taken leaves the later run out, naming the one that has it.
+
+With ``series_runs`` a series is one run: its multi-frame image with the most frames (the
+other images of the series left out), or, when it holds only single-frame images, all of
+them stacked as frames in InstanceNumber order (:mod:`core.pacs.stack`), so the frame rule
+sees a run stored as separate images exactly as it sees a multi-frame one.
 
 A study in which nothing maps raises :class:`~core.pacs.errors.UnmappableStudy`.
 """
@@ -19,139 +30,170 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from core.case import Case
+from core.case import Case, IntakeProblem
+from core.intake.errors import IntakeError, record
 from core.intake.frames import DEFAULT_FRAME_RULE, FrameRule
-from core.pacs.dsa_rules import infer_view
 from core.pacs.errors import PacsError, UnmappableStudy
 from core.pacs.inventory import Instance, StudyInventory
 from core.pacs.retrieve import RetrievedStudy
+from core.pacs.stack import stack_run
+from core.studies import get_study
+from core.studies.study import PacsHooks, Study
 
-__all__ = ["Assignment", "ViewMapping", "build_case", "map_views"]
+__all__ = ["Assignment", "ViewMapping", "build_case", "map_views", "series_runs"]
 
 log = logging.getLogger(__name__)
-
-_DSA_MODALITIES = {"XA", "XRF", "RF"}
-_FILM_MODALITIES = {"CR", "DX"}
-#: The chest study's one view (``core.studies.chest.film.VIEW``; not imported: no torch here).
-CHEST_VIEW = "image"
 
 
 @dataclass(frozen=True)
 class Assignment:
-    """One view and the instance that fills it, with the reason in words."""
+    """One view and the image that fills it, with the reason in words; ``run`` holds every
+    image of a run stored as single-frame images, in frame order (``instance`` is its first)."""
 
     view: str
     instance: Instance
     reason: str
+    run: tuple[Instance, ...] = ()
+
+    @property
+    def instances(self) -> tuple[Instance, ...]:
+        """The images whose frames make the view (one, or a stacked run)."""
+        return self.run or (self.instance,)
+
+    @property
+    def label(self) -> str:
+        return run_label(self.instances)
 
 
 @dataclass
 class ViewMapping:
-    """The mapping of one study: views filled, images left out (label, series UID, reason)."""
+    """The mapping of one study: views filled, images left out (label, series UID, reason),
+    and this app's earlier results in the study (label, what), which were not retrieved."""
 
     study: str
     views: dict[str, Assignment] = field(default_factory=dict)
     unmapped: list[tuple[str, str, str]] = field(default_factory=list)
+    earlier: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
         """For the CLI and a page: labels and reasons, series UIDs for corrections."""
         return {
             "views": {
-                v: {
-                    "image": a.instance.label,
-                    "series_uid": a.instance.series_uid,
-                    "reason": a.reason,
-                }
+                v: {"image": a.label, "series_uid": a.instance.series_uid, "reason": a.reason}
                 for v, a in self.views.items()
             },
             "unmapped": [
                 {"image": lbl, "series_uid": s, "reason": r} for lbl, s, r in self.unmapped
             ],
+            "earlier_results": [{"image": lbl, "what": what} for lbl, what in self.earlier],
         }
 
 
-def _runs(inventory: StudyInventory, mapping: ViewMapping) -> list[Instance]:
-    """One instance per series (the one with the most frames); the rest left out."""
+def run_label(images: tuple[Instance, ...]) -> str:
+    """``series 3 image 1``, or ``series 3 images 1-12`` for a stacked run."""
+    if len(images) == 1:
+        return images[0].label
+    first, last, series = (
+        "?" if n is None else n
+        for n in (images[0].instance_number, images[-1].instance_number, images[0].series_number)
+    )
+    return f"series {series} images {first}-{last}"
+
+
+def _hooks(study: str) -> tuple[Study, PacsHooks]:
+    found = get_study(study)
+    if found.pacs is None:
+        raise PacsError(f"the {study} study cannot be reviewed from a PACS yet")
+    return found, found.pacs
+
+
+def series_runs(
+    images: Iterable[Instance], unmapped: list[tuple[str, str, str]]
+) -> list[tuple[Instance, ...]]:
+    """One run per series, in series order; every image not in a run goes to ``unmapped``.
+
+    A series with a multi-frame image is that image (the most frames); a series of
+    single-frame images is all of them that share the first's size, in frame order.
+    """
     by_series: dict[str, list[Instance]] = {}
-    for inst in inventory.instances:
+    for inst in images:
         by_series.setdefault(inst.series_uid, []).append(inst)
     runs = []
     for items in by_series.values():
-        items.sort(key=lambda i: (-i.geometry.frames, i.instance_number or 0))
-        runs.append(items[0])
-        for other in items[1:]:
-            why = f"{items[0].label} is this series' run ({items[0].geometry.frames} frames)"
-            mapping.unmapped.append((other.label, other.series_uid, why))
-    return sorted(runs, key=lambda i: (i.series_number or 0, i.instance_number or 0))
-
-
-def _map_dsa(inventory: StudyInventory, mapping: ViewMapping, overrides: Mapping[str, str]) -> None:
-    from core.schema import VIEWS
-
-    for inst in _runs(inventory, mapping):
-        if inst.series_uid in overrides:
-            view, reason = overrides[inst.series_uid] or None, "chosen by the reader"
-            if view is not None and view not in VIEWS:
-                raise PacsError(f"{view!r} is not a view; use one of {', '.join(VIEWS)}")
-        elif inst.modality not in _DSA_MODALITIES:
-            view, reason = None, f"not an angiography series ({inst.modality or 'no modality'})"
+        items.sort(key=lambda i: i.order)
+        longest = max(items, key=lambda i: i.geometry.frames)  # the first of equals
+        if longest.geometry.frames > 1:
+            run = (longest,)
+            why = f"{longest.label} is this series' run ({longest.geometry.frames} frames)"
         else:
-            view, reason = infer_view(inst)
-        if view is None:
-            mapping.unmapped.append((inst.label, inst.series_uid, reason))
-        elif view in mapping.views:
-            taken = mapping.views[view].instance.label
-            mapping.unmapped.append((inst.label, inst.series_uid, f"also {view}, taken by {taken}"))
-        else:
-            mapping.views[view] = Assignment(view, inst, reason)
+            size = items[0].geometry
+            run = tuple(i for i in items if i.geometry == size)
+            why = f"a different size from this series' run ({run_label(run)})"
+        runs.append(run)
+        unmapped.extend((i.label, i.series_uid, why) for i in items if i not in run)
+    return sorted(runs, key=lambda r: (r[0].series_number or 0, r[0].order))
 
 
-def _map_chest(
-    inventory: StudyInventory, mapping: ViewMapping, overrides: Mapping[str, str]
-) -> None:
-    chosen = [i for i in inventory.instances if overrides.get(i.series_uid) == CHEST_VIEW]
-    usable = [i for i in inventory.instances if overrides.get(i.series_uid) != ""]
-    films = chosen or [i for i in usable if i.modality in _FILM_MODALITIES]
-    films.sort(key=lambda i: (i.view_position not in ("PA", "AP"), i.series_number or 0))
-    for inst in inventory.instances:
-        if films and inst is films[0]:
-            why = "chosen by the reader" if chosen else f"{inst.modality} film"
-            pos = f", {inst.view_position}" if inst.view_position and not chosen else ""
-            mapping.views[CHEST_VIEW] = Assignment(CHEST_VIEW, inst, why + pos)
-        elif inst in films:
-            mapping.unmapped.append(
-                (inst.label, inst.series_uid, f"a second film ({films[0].label} is used)")
-            )
-        else:
-            why = f"not a CR/DX film ({inst.modality or 'no modality'})"
-            mapping.unmapped.append((inst.label, inst.series_uid, why))
+def _assign(mapping: ViewMapping, view: str, run: tuple[Instance, ...], reason: str) -> None:
+    if view in mapping.views:
+        taken = mapping.views[view].label
+        mapping.unmapped.append(
+            (run_label(run), run[0].series_uid, f"also {view}, taken by {taken}")
+        )
+        return
+    if len(run) > 1:
+        reason += f"; {len(run)} single-frame images stacked as a run"
+    mapping.views[view] = Assignment(view, run[0], reason, run if len(run) > 1 else ())
 
 
 def map_views(
     inventory: StudyInventory, study: str, overrides: Mapping[str, str] | None = None
 ) -> ViewMapping:
-    """The views of ``study`` ("aneurysm" or "chest") filled from ``inventory``; raises
-    :class:`UnmappableStudy` when none is, naming each image's reason."""
-    mapping = ViewMapping(study)
-    for label, reason in inventory.skipped:
-        mapping.unmapped.append((label, "", reason))
-    if study == "aneurysm":
-        _map_dsa(inventory, mapping, overrides or {})
-    elif study == "chest":
-        _map_chest(inventory, mapping, overrides or {})
+    """The views of ``study`` filled from ``inventory``; raises :class:`UnmappableStudy`
+    when none is, naming each image's reason."""
+    declared, hooks = _hooks(study)
+    overrides = overrides or {}
+    views = declared.schema.views
+    mapping = ViewMapping(study, earlier=list(inventory.earlier))
+    mapping.unmapped.extend((label, "", reason) for label, reason in inventory.skipped)
+    if hooks.series_runs:
+        runs = series_runs(inventory.instances, mapping.unmapped)
     else:
-        raise PacsError(f"the {study} study cannot be reviewed from a PACS yet")
+        runs = [(i,) for i in inventory.instances]
+    pending: dict[str, tuple[Instance, ...]] = {}
+    for run in runs:
+        first = run[0]
+        choice = overrides.get(first.series_uid)
+        if choice == "":
+            mapping.unmapped.append((run_label(run), first.series_uid, "left out by the reader"))
+        elif choice is not None:
+            if choice not in views:
+                raise PacsError(f"{choice!r} is not a view; use one of {', '.join(views)}")
+            _assign(mapping, choice, run, "chosen by the reader")
+        elif first.modality not in hooks.modalities:
+            why = (f"{first.modality or 'no modality'} is not read by the {study} study "
+                   f"({', '.join(hooks.modalities)})")  # fmt: skip
+            mapping.unmapped.append((run_label(run), first.series_uid, why))
+        else:
+            pending[first.sop_uid] = run
+    for first, view, reason in hooks.views([r[0] for r in pending.values()]):
+        run = pending[first.sop_uid]
+        if view is None:
+            mapping.unmapped.append((run_label(run), first.series_uid, reason))
+        elif view not in views:
+            raise PacsError(f"the {study} study's view rule gave {view!r}, not one of its views")
+        else:
+            _assign(mapping, view, run, reason)
     if not mapping.views:
         why = "; ".join(f"{lbl}: {r}" for lbl, _, r in mapping.unmapped[:8]) or "no images"
         raise UnmappableStudy(
             f"no series of this study maps to a view of the {study} study ({why})"
         )
-    log.info(
-        "%s mapping: %d views, %d images left out", study, len(mapping.views), len(mapping.unmapped)
-    )
+    log.info("%s mapping: %d views, %d images left out, %d earlier results",
+             study, len(mapping.views), len(mapping.unmapped), len(mapping.earlier))  # fmt: skip
     return mapping
 
 
@@ -160,18 +202,28 @@ def build_case(
 ) -> Case:
     """The study's :class:`Case` from the mapped files, through its guarded intake.
 
-    File names are the view names (``LI-A.dcm``), the case id a digest of the study's
-    files (``pacs-<10 hex>``): neither carries an identifier.
+    A stacked run becomes one multi-frame file first; one that cannot be stacked (too
+    large, or images that differ) is reported in the case like any bad file. File names
+    are the view names (``LI-A.dcm``), the case id a digest of the study's files
+    (``pacs-<10 hex>``): neither carries an identifier.
     """
-    named = [(f"{v}.dcm", files.read(a.instance)) for v, a in mapping.views.items()]
-    digest = hashlib.sha256(
-        b"".join(sorted(a.instance.sop_uid.encode() for a in mapping.views.values()))
-    )
-    case_id = f"pacs-{digest.hexdigest()[:10]}"
-    if mapping.study == "chest":
-        from core.studies.chest.film import chest_case
-
-        return chest_case(named, case_id)
-    from core.intake.assemble import case_from_files
-
-    return case_from_files(named, case_id, frame_rule=frame_rule)
+    _, hooks = _hooks(mapping.study)
+    named: list[tuple[str, bytes]] = []
+    problems: list[IntakeProblem] = []
+    for view, a in mapping.views.items():
+        name = f"{view}.dcm"
+        if len(a.instances) == 1:
+            named.append((name, files.read(a.instance)))
+            continue
+        try:
+            named.append(
+                (name, stack_run(name, [files.read(i) for i in a.instances], mapping.study))
+            )
+        except IntakeError as err:
+            problems.append(err.problem())
+    uids = sorted(i.sop_uid.encode() for a in mapping.views.values() for i in a.instances)
+    case_id = f"pacs-{hashlib.sha256(b''.join(uids)).hexdigest()[:10]}"
+    case = hooks.build_case(named, case_id, frame_rule)
+    for problem in problems:
+        record(case.problems, problem)
+    return case

@@ -7,7 +7,9 @@ iterator): one instance may not exceed :data:`core.limits.MAX_FILE_BYTES` and th
 not :func:`core.pacs.inventory.max_study_bytes`, whatever the metadata declared, so a
 server that lies about sizes is cut off mid-stream. The folder is ``<data root>/pacs/<random
 token>`` (mode 0700, checked by :func:`core.roots.inside_roots`); files are named by series
-and image number, never by a UID or a name. :meth:`RetrievedStudy.cleanup` removes it.
+and image number, never by a UID or a name. :meth:`RetrievedStudy.cleanup` removes it;
+a folder a killed server left behind is removed by the next retrieval once it is older
+than :data:`STALE_AFTER_S` (no review holds a study that long).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,7 @@ from core.pacs.errors import StudyTooLarge
 from core.pacs.inventory import Instance, StudyInventory, max_study_bytes
 from core.roots import inside_roots
 
-__all__ = ["RetrievedStudy", "retrieve"]
+__all__ = ["STALE_AFTER_S", "Progress", "RetrievedStudy", "retrieve", "sweep_stale"]
 
 log = logging.getLogger(__name__)
 _MIB = 2**20
@@ -38,6 +41,10 @@ _MIB = 2**20
 _FRAMING = 64 * 1024
 #: Any transfer syntax: compressed pixels stay compressed on the wire and on disk.
 _ANY_SYNTAX = (("application/dicom", "*"),)
+#: Age after which a retrieval folder is taken for one a killed process left behind.
+STALE_AFTER_S = 24 * 3600
+#: Called after each image with (images done, images in the study).
+Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -89,17 +96,38 @@ class _ByteCap:
         return response
 
 
+def sweep_stale(root: Path, max_age_s: float = STALE_AFTER_S) -> int:
+    """Remove retrieval folders under ``root`` untouched for ``max_age_s``; how many."""
+    if not root.is_dir():
+        return 0
+    cutoff, removed = time.time() - max_age_s, 0
+    for folder in root.iterdir():
+        try:
+            if folder.is_dir() and not folder.is_symlink() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder)
+                removed += 1
+        except OSError as err:  # another process removed it first, or no permission
+            log.warning("could not remove a stale retrieval folder: %s", type(err).__name__)
+    if removed:
+        log.info("removed %d retrieval folder(s) older than %.0f h", removed, max_age_s / 3600)
+    return removed
+
+
 def _folder() -> Path:
     root = inside_roots(paths.data_dir() / "pacs", writable=True)
+    sweep_stale(root)
     folder = root / uuid.uuid4().hex
     folder.mkdir(parents=True, mode=0o700)
     os.chmod(folder, 0o700)
     return folder
 
 
-def retrieve(endpoint: Endpoint, inventory: StudyInventory) -> RetrievedStudy:
-    """Fetch every instance of ``inventory`` to disk; on any failure the partial folder is
-    removed and the :class:`~core.pacs.errors.PacsError` raised."""
+def retrieve(
+    endpoint: Endpoint, inventory: StudyInventory, progress: Progress | None = None
+) -> RetrievedStudy:
+    """Fetch every instance of ``inventory`` to disk, calling ``progress`` after each; on
+    any failure the partial folder is removed and the :class:`~core.pacs.errors.PacsError`
+    raised."""
     cap = _ByteCap(endpoint.shown)
     client = make_client(endpoint, on_response=cap)
     out = RetrievedStudy(_folder())
@@ -113,6 +141,8 @@ def retrieve(endpoint: Endpoint, inventory: StudyInventory) -> RetrievedStudy:
             ds.save_as(path, enforce_file_format=True)
             os.chmod(path, 0o600)
             out.files[inst.sop_uid] = path
+            if progress is not None:
+                progress(n, len(inventory.instances))
     except BaseException:
         out.cleanup()
         raise

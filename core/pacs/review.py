@@ -21,7 +21,7 @@ from core.models.bundle import Bundle, load_bundle
 from core.pacs.config import Endpoint
 from core.pacs.inventory import StudyInventory, study_inventory
 from core.pacs.mapping import ViewMapping, build_case, map_views
-from core.pacs.retrieve import RetrievedStudy, retrieve
+from core.pacs.retrieve import Progress, RetrievedStudy, retrieve
 from core.studies import get_study
 
 __all__ = ["PacsReview", "remap", "review_study", "run_bundle"]
@@ -75,15 +75,17 @@ def review_study(
     overrides: Mapping[str, str] | None = None,
     frame_rule: FrameRule = DEFAULT_FRAME_RULE,
     device: str | None = None,
+    progress: Progress | None = None,
 ) -> PacsReview:
-    """Retrieve ``study_uid`` from ``endpoint``, map it to the bundle's study and run it.
+    """Retrieve ``study_uid`` from ``endpoint``, map it to the bundle's study and run it
+    (``progress`` hears of each image downloaded).
 
     Raises :class:`~core.pacs.errors.PacsError` subclasses (server, size, mapping) and the
     bundle loader's ``BundleError``; the retrieved files are removed on any failure.
     """
     bundle = load_bundle(bundle_dir, device=device)
     inventory = study_inventory(endpoint, study_uid, bundle.study)
-    files = retrieve(endpoint, inventory)
+    files = retrieve(endpoint, inventory, progress)
     try:
         mapping = map_views(inventory, bundle.study, overrides)
         case = build_case(mapping, files, frame_rule=frame_rule)

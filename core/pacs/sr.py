@@ -33,6 +33,7 @@ from pydicom.uid import generate_uid
 
 from core.findings import Finding, FindingBox
 from core.pacs import codes
+from core.studies import get_study
 
 __all__ = [
     "MANUFACTURER", "SR_SERIES_NUMBER", "VerdictLike", "build_sr", "finding_groups", "rectangle",
@@ -129,6 +130,14 @@ def finding_groups(
     return groups
 
 
+def _procedure(study: str) -> hd.sr.CodedConcept:
+    """The study's "procedure reported" code (its ``PacsHooks.procedure``)."""
+    hooks = get_study(study).pacs
+    if hooks is None:
+        raise ValueError(f"the {study} study is not read from a PACS, so it has no SR")
+    return hd.sr.CodedConcept(*hooks.procedure)
+
+
 def build_sr(
     study: str,
     bundle_name: str,
@@ -150,7 +159,7 @@ def build_sr(
     )  # fmt: skip
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_device_context=observer),
-        procedure_reported=codes.PROCEDURES[study],
+        procedure_reported=_procedure(study),
         imaging_measurements=finding_groups(findings, sources, algorithm, verdicts),  # type: ignore[arg-type]
     )
     evidence = list(sources.values())

@@ -8,12 +8,12 @@ them to the registry; the heavy ones are imported when first called.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 from core.schema import LOCATIONS, ORIGINAL_GROUPS, VIEWS, CirculationGroups
 from core.studies import register_study
-from core.studies.study import Study, StudyPage, StudySchema
+from core.studies.study import PacsHooks, Study, StudyPage, StudySchema
 
 __all__ = ["NAME", "ROLES", "STUDY", "schema_for"]
 
@@ -33,6 +33,24 @@ def _predict(bundle: Any, cases: Iterable[Any]) -> Iterator[Any]:
     from core.models.inference import iter_predict_cases
 
     return iter_predict_cases(bundle, cases)
+
+
+def _pacs_views(runs: Sequence[Any]) -> Iterator[tuple[Any, str | None, str]]:
+    from core.pacs.dsa_rules import dsa_views
+
+    return dsa_views(runs)
+
+
+def _pacs_case(files: Sequence[tuple[str, bytes]], case_id: str, frame_rule: str) -> Any:
+    from core.intake.assemble import case_from_files
+
+    return case_from_files(files, case_id, frame_rule=frame_rule)  # type: ignore[arg-type]
+
+
+def _captures(bundle: Any, case: Any, side: int, opacity: float) -> tuple[Any, str]:
+    from core.review.captures import stage1_overlays
+
+    return stage1_overlays(bundle, case, side, opacity)
 
 
 def _check_specs(specs: Mapping[str, Any], schema: StudySchema) -> None:
@@ -71,6 +89,14 @@ STUDY = register_study(
         verbs=("synth", "preprocess", "train", "predict", "evaluate"),
         predict=_predict,
         check_specs=_check_specs,
+        pacs=PacsHooks(
+            ("XA", "XRF", "RF"),
+            _pacs_views,
+            _pacs_case,
+            ("77343006", "SCT", "Angiography"),
+            series_runs=True,
+            captures=_captures,
+        ),
         notice="Demo models are trained on synthetic data — not for clinical use.",
     )
 )

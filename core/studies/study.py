@@ -14,7 +14,7 @@ torchxrayvision keeps the label list on the model).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -29,6 +29,7 @@ __all__ = [
     "StudySchema",
     "StudyPage",
     "StudyResult",
+    "PacsHooks",
     "Study",
 ]
 
@@ -143,6 +144,37 @@ SpecCheck = Callable[[Mapping[str, Any], StudySchema], None]
 RoleCheck = Callable[[frozenset[str]], "str | None"]
 #: Checks a bundle's study-specific ``settings`` block; raises ``ValueError`` with a reason.
 SettingsCheck = Callable[[Mapping[str, Any]], None]
+#: Says the view of each PACS image (``core.pacs.inventory.Instance``: a series' run, or one
+#: image) it is given, in the study's order of preference: ``(image, view or None, reason)``.
+ViewRule = Callable[[Sequence[Any]], Iterable[tuple[Any, "str | None", str]]]
+#: The study's case from ``(file name, bytes)`` pairs named ``<view>.dcm``, a case id and
+#: a frame rule (``core.intake.frames``), through the study's own guarded intake.
+CaseBuilder = Callable[[Sequence[tuple[str, bytes]], str, str], "Case"]
+#: The heatmap pictures sent back as captures: ``(bundle, case, longest side, opacity)``
+#: -> (view -> RGB ``uint8`` overlay, how the maps were made); empty when there are none.
+CaptureRule = Callable[[Any, "Case", int, float], tuple[Mapping[str, Any], str]]
+
+
+@dataclass(frozen=True)
+class PacsHooks:
+    """How a study takes a study retrieved from a PACS (:mod:`core.pacs.mapping` asks the
+    registry for these, so it never names a study).
+
+    ``modalities`` are the ``Modality`` values of the images the study reads (others are
+    left out with that reason, unless the reader picks them); with ``series_runs`` each
+    series is one run (its longest multi-frame image, or its single-frame images stacked
+    as frames, as DSA scanners store runs), else every image stands alone (films);
+    ``views`` is the study's view rule and ``build_case`` its intake. ``procedure`` is
+    the SR's "procedure reported" code ``(value, scheme, meaning)``; ``captures`` makes the
+    heatmap pictures sent back beside it (None: results go back without captures).
+    """
+
+    modalities: tuple[str, ...]
+    views: ViewRule
+    build_case: CaseBuilder
+    procedure: tuple[str, str, str]
+    series_runs: bool = False
+    captures: CaptureRule | None = None
 
 
 @dataclass(frozen=True)
@@ -157,7 +189,8 @@ class Study:
     the figures its cohort evaluation reports; ``verbs`` the ``python -m core`` commands
     that serve it; ``predict`` runs a bundle, ``check_specs`` vets a bundle's models. A
     study whose models are not built yet leaves both ``None``: its data, metric and
-    verbs work, and a bundle naming it is refused with that reason.
+    verbs work, and a bundle naming it is refused with that reason. ``pacs`` says how it
+    is read from a PACS; ``None``: it is not (yet).
     """
 
     name: str
@@ -174,6 +207,7 @@ class Study:
     check_specs: SpecCheck | None = None
     check_roles: RoleCheck | None = None
     check_settings: SettingsCheck | None = None
+    pacs: PacsHooks | None = None
     notice: str = ""  # shown beside results, e.g. what the demo models were trained on
 
     def __post_init__(self) -> None:

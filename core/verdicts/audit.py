@@ -67,6 +67,7 @@ class AuditAction(StrEnum):
     RUN_BUNDLE = "run_bundle"
     SAVE_VERDICT = "save_verdict"
     SAVE_THRESHOLD_SET = "save_threshold_set"
+    SEND_RESULTS = "send_results"  # an SR and captures stored on a PACS (or tried)
 
 
 class TargetKind(StrEnum):
@@ -84,6 +85,7 @@ _TARGETS: dict[AuditAction, frozenset[TargetKind]] = {
     AuditAction.RUN_BUNDLE: frozenset({TargetKind.CASE, TargetKind.COHORT}),
     AuditAction.SAVE_VERDICT: frozenset({TargetKind.CASE}),
     AuditAction.SAVE_THRESHOLD_SET: frozenset({TargetKind.THRESHOLD_SET}),
+    AuditAction.SEND_RESULTS: frozenset({TargetKind.CASE}),
 }
 _HASHED = frozenset({TargetKind.CASE, TargetKind.COHORT})
 

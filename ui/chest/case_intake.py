@@ -1,5 +1,6 @@
 """Intake on the film-review page: upload one film, open a held-out demo film, or take a
-film sent by the cohort page (:func:`ui.chest.handover.take_film`).
+film sent by the cohort page (:func:`ui.chest.handover.take_film`) or by the PACS worklist
+(:func:`ui.worklist_session.take_open`).
 
 The film is decoded once per source signature (kept in session state), so display
 controls never decode again; every session has its own. Bad files get the shared intake
@@ -24,12 +25,13 @@ from core.studies.chest.film import VIEW, Film, chest_case, load_film
 from core.studies.chest.layout import SIZES_CSV, image_path, list_images, read_sizes
 from ui.chest.handover import FilmHandover, take_film
 from ui.text import plain
+from ui.worklist_session import held, offered, take_open
 
 __all__ = ["FilmInput", "film_intake", "show_film_problems", "SAMPLE_COUNT"]
 
 log = logging.getLogger(__name__)
 
-UPLOAD, SAMPLE, COHORT = "Upload", "Sample film", "Cohort film"
+UPLOAD, SAMPLE, COHORT, PACS = "Upload", "Sample film", "Cohort film", "PACS study"
 #: How many held-out demo films the sample box offers.
 SAMPLE_COUNT = 12
 _SIG, _INPUT, _HANDOVER = "chest_film_sig", "chest_film_input", "chest_handover"
@@ -90,7 +92,33 @@ def _cached(sig: tuple, build) -> FilmInput:  # noqa: ANN001 - a zero-argument b
     return st.session_state[_INPUT]
 
 
+def _from_pacs() -> FilmInput | None:
+    """The film of the study this session retrieved from the PACS: its case is the
+    retrieved one (the send button matches it by content hash), the film decoded from the
+    retrieved file."""
+    review = held()
+    if review is None or review.bundle.study != "chest" or VIEW not in review.mapping.views:
+        st.info("The PACS study was closed; open another one from the PACS worklist.")
+        return None
+    inst = review.mapping.views[VIEW].instance
+
+    def build() -> FilmInput:
+        try:
+            film = load_film(review.files.read(inst), f"{VIEW}.dcm")
+        except IntakeError as err:
+            problem = err.problem()
+        except OSError as err:  # the retrieved file was removed (study closed elsewhere)
+            problem = IntakeProblem(inst.label, "bad_file", f"{inst.label}: {err.strerror}")
+        else:
+            return FilmInput(review.case, film)
+        return FilmInput(Case(review.case.case_id, {}, [problem], expected_views=(VIEW,)), None)
+
+    return _cached(("pacs", review.case.case_id), build)
+
+
 def _adopt_handover() -> None:
+    if take_open("chest") is not None:
+        st.session_state["chest_source"] = PACS
     sent = take_film()
     if sent is not None:
         st.session_state[_HANDOVER] = sent
@@ -120,6 +148,8 @@ def film_intake() -> FilmInput | None:
     sources = [UPLOAD, SAMPLE] if samples else [UPLOAD]
     if _HANDOVER in st.session_state:
         sources.append(COHORT)
+    if offered("chest", "chest_source", PACS):
+        sources.append(PACS)
     source = st.radio(
         "Source", sources, horizontal=True, key="chest_source", label_visibility="collapsed"
     )
@@ -128,6 +158,8 @@ def film_intake() -> FilmInput | None:
             "Sample films come from the chest demo's held-out cohort, which is written when "
             "the chest demo models are built (the Build demo models button)."
         )
+    if source == PACS:
+        return _from_pacs()
     if source == COHORT:
         return _open_handover(st.session_state[_HANDOVER])
     if source == SAMPLE:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from core.studies import register_study
 from core.studies.chest.classes import ALL_LABELS
 from core.studies.chest.roles import check_settings, check_specs, role_problem
-from core.studies.study import Study, StudyPage, StudySchema
+from core.studies.study import PacsHooks, Study, StudyPage, StudySchema
 
 __all__ = ["NAME", "STUDY"]
 
@@ -27,6 +27,27 @@ def _predict(bundle, cases):  # noqa: ANN001, ANN202 - the Predictor signature
     from core.studies.chest.review.predict import predict
 
     return predict(bundle, cases)
+
+
+def _pacs_views(films):  # noqa: ANN001, ANN202 - the ViewRule signature
+    """One CR/DX film for the study's one view, frontal first (no torch imported)."""
+    from core.pacs.film_rules import film_views
+
+    return film_views(films, "image")
+
+
+def _captures(bundle, case, side, opacity):  # noqa: ANN001, ANN202 - the CaptureRule signature
+    """The first detector member's heatmap on the film (none without a detector)."""
+    from core.studies.chest.review.captures import film_overlay
+
+    return film_overlay(bundle, case, side, opacity)
+
+
+def _pacs_case(files, case_id, frame_rule):  # noqa: ANN001, ANN202, ARG001 - the CaseBuilder signature
+    """The film through the chest intake (a film has no frame rule)."""
+    from core.studies.chest.film import chest_case
+
+    return chest_case(files, case_id)
 
 
 STUDY = register_study(
@@ -48,6 +69,13 @@ STUDY = register_study(
         check_roles=role_problem,
         check_settings=check_settings,
         predict=_predict,
+        pacs=PacsHooks(
+            ("CR", "DX"),
+            _pacs_views,
+            _pacs_case,
+            ("399208008", "SCT", "Plain chest X-ray"),
+            captures=_captures,
+        ),
         notice="Synthetic chest films and boxes — not for clinical use.",
     )
 )
