@@ -279,6 +279,29 @@ def test_a_run_of_single_frame_instances_is_one_view_through_the_frame_rule(
     assert case.problems == []
 
 
+def test_the_sr_and_captures_name_every_image_of_a_stacked_run(review: PacsReview) -> None:
+    from core.pacs.sr_check import check_sr
+
+    objects = build_results(review)
+    li_a = [i.sop_uid for i in review.mapping.views["LI-A"].instances]
+    assert len(li_a) == 4 and str(objects.sources["LI-A"].SOPInstanceUID) == li_a[0]
+    used = {str(ds.SOPInstanceUID) for ds in objects.images}
+    assert set(li_a) <= used and len(used) == len(objects.sources) + 3  # 8 views, LI-A in 4
+    evidence = {str(r.ReferencedSOPInstanceUID)
+                for s in objects.sr.CurrentRequestedProcedureEvidenceSequence
+                for se in s.ReferencedSeriesSequence for r in se.ReferencedSOPSequence}  # fmt: skip
+    assert evidence == used
+    refs = {len(c.SourceImageSequence): c for c in objects.captures}
+    assert [str(r.ReferencedSOPInstanceUID) for r in refs[4].SourceImageSequence] == li_a
+    assert sorted(refs) == [1, 4]  # the other views' captures name their one image
+    identity = (review.bundle.name[:64], review.bundle.manifest_sha256)
+    findings = review.result.findings
+    assert check_sr(objects.sr, findings, objects.sources, identity, [], objects.images) == []
+    assert "the evidence does not list exactly the source images" in check_sr(
+        objects.sr, findings, objects.sources, identity, []
+    )
+
+
 def test_our_earlier_results_are_listed_and_never_downloaded(
     review: PacsReview, split: tuple[OrthancServer, Dataset], tiny_bundle: Path,
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path,

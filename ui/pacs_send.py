@@ -85,7 +85,9 @@ def _send(review: PacsReview, case_hash: str) -> SendOutcome:
     identity = (bundle.name[:64], bundle.manifest_sha256)
     try:
         back = read_back(review.endpoint, review.study_uid, objects.sr.SeriesInstanceUID, sr)
-        problems = check_sr(back, review.result.findings, objects.sources, identity, verdicts)
+        problems = check_sr(
+            back, review.result.findings, objects.sources, identity, verdicts, objects.images
+        )
     except PacsError as err:
         problems = [f"the SR was stored but could not be read back to check it: {err}"]
     return SendOutcome(case_hash, report.stored, sr, captures, len(verdicts), tuple(problems))

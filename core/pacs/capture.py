@@ -12,7 +12,7 @@ orientation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import cv2
 import highdicom as hd
@@ -52,10 +52,22 @@ def _orientation(src: Dataset) -> tuple[str, str] | None:
     return None
 
 
+def _reference(image: Dataset) -> Dataset:
+    ref = Dataset()
+    ref.ReferencedSOPClassUID = image.SOPClassUID
+    ref.ReferencedSOPInstanceUID = image.SOPInstanceUID
+    return ref
+
+
 def build_captures(
-    pictures: Mapping[str, np.ndarray], sources: Mapping[str, Dataset], how: str
+    pictures: Mapping[str, np.ndarray],
+    sources: Mapping[str, Dataset],
+    how: str,
+    runs: Mapping[str, Sequence[Dataset]] | None = None,
 ) -> list[Dataset]:
-    """One stamped SC image per view of ``pictures`` (RGB ``uint8``), from ``sources[view]``."""
+    """One stamped SC image per view of ``pictures`` (RGB ``uint8``), from ``sources[view]``;
+    its Source Image Sequence names every image of the view (``runs[view]``: a run stored
+    as single-frame images), else ``sources[view]`` alone."""
     series_uid = generate_uid()
     out = []
     for n, (view, rgb) in enumerate(pictures.items(), start=1):
@@ -74,9 +86,6 @@ def build_captures(
         sc.SeriesDescription = f"AI heatmaps - {WARNING}"
         sc.ImageComments = WARNING
         sc.DerivationDescription = f"heatmap overlay, {how}"[:1024]
-        ref = Dataset()
-        ref.ReferencedSOPClassUID = src.SOPClassUID
-        ref.ReferencedSOPInstanceUID = src.SOPInstanceUID
-        sc.SourceImageSequence = [ref]
+        sc.SourceImageSequence = [_reference(image) for image in (runs or {}).get(view, [src])]
         out.append(sc)
     return out

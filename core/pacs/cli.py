@@ -127,7 +127,9 @@ def _review(args: argparse.Namespace) -> int:
                 review.endpoint, review.study_uid, sr.SeriesInstanceUID, sr.SOPInstanceUID
             )
             bundle = (review.bundle.name[:64], sha)
-            problems = check_sr(back, review.result.findings, objects.sources, bundle, verdicts)  # type: ignore[arg-type]
+            problems = check_sr(
+                back, review.result.findings, objects.sources, bundle, verdicts, objects.images
+            )  # type: ignore[arg-type]
             out["sent"] = {
                 "sr": str(sr.SOPInstanceUID),
                 "verdicts": len(verdicts),

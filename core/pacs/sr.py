@@ -37,7 +37,7 @@ from core.studies import get_study
 
 __all__ = [
     "MANUFACTURER", "SR_SERIES_NUMBER", "VerdictLike", "build_sr", "finding_groups", "rectangle",
-    "same_box", "source_headers",
+    "same_box", "header",
 ]  # fmt: skip
 
 #: Written as the Manufacturer of the SR and the captures.
@@ -56,9 +56,9 @@ class VerdictLike(Protocol):
     corrected_label: int | None
 
 
-def source_headers(paths: Mapping[str, object]) -> dict[str, Dataset]:
-    """View -> the source instance's header (no pixels), read from its retrieved file."""
-    return {v: pydicom.dcmread(p, stop_before_pixels=True) for v, p in paths.items()}
+def header(path: object) -> Dataset:
+    """A retrieved instance's header (no pixels)."""
+    return pydicom.dcmread(path, stop_before_pixels=True)
 
 
 def same_box(a: FindingBox | None, b: FindingBox | None) -> bool:
@@ -145,8 +145,11 @@ def build_sr(
     findings: Sequence[Finding],
     sources: Mapping[str, Dataset],
     verdicts: Sequence[VerdictLike] = (),
+    evidence: Sequence[Dataset] | None = None,
 ) -> hd.sr.ComprehensiveSR:
-    """The SR of one reviewed study; ``sources`` maps each view to its source header."""
+    """The SR of one reviewed study; ``sources`` maps each view to its source header, and
+    ``evidence`` lists every image the views were made from (a run stored as single-frame
+    images is all of them), by default the sources."""
     if not sources:
         raise ValueError("an SR needs the source images it reports on")
     algorithm = hd.sr.AlgorithmIdentification(name=bundle_name[:64], version=bundle_sha256)
@@ -162,7 +165,7 @@ def build_sr(
         procedure_reported=_procedure(study),
         imaging_measurements=finding_groups(findings, sources, algorithm, verdicts),  # type: ignore[arg-type]
     )
-    evidence = list(sources.values())
+    evidence = list(sources.values()) if evidence is None else list(evidence)
     uid_seed = hashlib.sha256(
         "".join(str(ds.SOPInstanceUID) for ds in evidence).encode()
     ).hexdigest()

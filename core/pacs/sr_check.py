@@ -127,9 +127,11 @@ def check_sr(
     sources: Mapping[str, Dataset],
     bundle: tuple[str, str],
     verdicts: Sequence[VerdictLike] = (),
+    images: Sequence[Dataset] | None = None,
 ) -> list[str]:
     """Every difference between the SR ``ds`` and what it should say; ``bundle`` is
-    ``(name, bundle.json SHA-256)``."""
+    ``(name, bundle.json SHA-256)``; ``images`` every image its evidence must list (by
+    default the sources)."""
     sr = hd.sr.ComprehensiveSR.from_dataset(ds)
     problems: list[str] = []
     first = next(iter(sources.values()))
@@ -139,7 +141,7 @@ def check_sr(
     evidence = {str(r.ReferencedSOPInstanceUID)
                 for s in ds.get("CurrentRequestedProcedureEvidenceSequence", [])
                 for se in s.ReferencedSeriesSequence for r in se.ReferencedSOPSequence}  # fmt: skip
-    if evidence != {str(s.SOPInstanceUID) for s in sources.values()}:
+    if evidence != {str(s.SOPInstanceUID) for s in (images or list(sources.values()))}:
         problems.append("the evidence does not list exactly the source images")
     found: list[Group] = [
         *sr.content.get_image_measurement_groups(),
