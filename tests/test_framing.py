@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import ast
 import csv
+import io
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from core.case import PreprocessRecord
 from core.preprocess import preprocess_image
-from core.preprocess.metrics import box_iou
+from core.preprocess.metrics import box_iou, box_mask
 from core.preprocess.truth import load_predictions
 from scripts import framing_source
 from scripts.framing_score import score_framings
@@ -181,6 +183,24 @@ def test_black_text_in_the_corner_of_a_circle_on_white() -> None:
     assert _covered(record.text_boxes, truth)
 
 
+@pytest.mark.parametrize(("level", "value"), [(245, 255), (8, 0)])
+def test_a_caption_running_into_a_surround_of_its_own_colour(level: int, value: int) -> None:
+    """Past a rounded shutter's corner the caption goes on, unseen, in the surround: its box
+    must cover that part of the crop too (the fill changes nothing it finds no stroke on)."""
+    img = _framed(600, 500, (40, 40, 560, 460), level, "rounded", seed=13)
+    truth = _burn(img, (452, 70), ["LAO 12 CRA 5"], value)
+    raw = _finish(img)
+    cleaned, record = preprocess_image(raw)
+    x0, y0, x1, y1 = record.crop
+    assert record.image_type == "margin_text" and record.field_shape == "rounded"
+    in_crop = [(max(a, x0), max(b, y0), min(c, x1), min(d, y1)) for a, b, c, d in truth]
+    assert in_crop[0][2] == 560  # the text runs to the crop's edge, across the surround
+    assert _covered(record.text_boxes, in_crop)
+    # No pixel outside the strokes the fill found changed: the surround stays as it was.
+    surround = np.asarray(raw[y0:y1, x0:x1], np.int16)[10:30, 505:520]
+    assert np.array_equal(cleaned[10:30, 505:520], surround)
+
+
 # --------------------------------------------------------------------------- framing source
 
 
@@ -226,11 +246,34 @@ def test_targets_on_the_framing_source(framing_score: dict) -> None:
     assert ours["kind_accuracy"] >= 0.98  # issue 15's target
     assert extra["surround_accuracy"] >= 0.95 and extra["field_shape_accuracy"] >= 0.95
     assert ours["outside_boxes_changed_images"] == 0
-    # Text: the target (98 % of glyph pixels masked in every image) is not met yet; these
-    # bounds hold today's level (README: Preprocessing) so that it cannot slip unseen.
-    assert ours["text_pixels_masked"] >= 0.95
-    assert extra["glyph_masked_mean"] >= 0.94
-    assert extra["glyph_images_ge_0.98"] >= 0.7
+    # Text: the target (98 % of glyph pixels masked in 98 % of the text images) is not met
+    # yet; these bounds hold today's level (README: Preprocessing; on these 60 images
+    # 99.5 %, 99.6 % and 27 of 29, against 97.2 %, 96.1 % and 26 of 29 before the
+    # background fixes) so that it cannot slip unseen.
+    assert ours["text_pixels_masked"] >= 0.98
+    assert extra["glyph_masked_mean"] >= 0.98
+    assert extra["glyph_images_ge_0.98"] >= 0.9
+
+
+@pytest.mark.parametrize("index", [77, 289, 303, 326, 64, 74, 398, 31, 61])
+def test_framings_the_text_detector_used_to_get_wrong(index: int) -> None:
+    """Development images (framing source, seed 1), JPEG-encoded as ``generate`` does.
+
+    77, 289, 303, 326: black text near a vignetted corner, next to a soft field edge whose
+    surround-coloured first row the local median spread as background (none found before).
+    64, 74, 398: dark text near a rounded shutter's corner, where the surround dragged the
+    field's envelopes down (76-93 % of the glyphs before). 31, 61: a circle on white with no
+    text, whose edge must not pass for bright text once the field's background is measured
+    from field samples only.
+    """
+    img, mask, truth = framing_source.draw_image(index, seed=1)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="JPEG", quality=92)
+    _, record = preprocess_image(np.asarray(Image.open(buf)).copy())
+    assert record.image_type == truth.kind
+    glyphs = (mask > 0) & box_mask(mask.shape, (truth.crop,))
+    if truth.text_boxes:
+        assert (glyphs & box_mask(mask.shape, record.text_boxes)).sum() >= 0.98 * glyphs.sum()
 
 
 # --------------------------------------------------------------------------- record

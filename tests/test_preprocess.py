@@ -22,6 +22,7 @@ from core import limits
 from core.case import CleanView, SourceInfo, ViewImage
 from core.preprocess import preprocess_image, preprocess_view, stage1_input, to_model_tensor
 from core.preprocess import cli
+from core.preprocess import text as text_module
 from core.preprocess.labelling import label_boxes
 from core.preprocess.metrics import box_iou, box_mask
 from core.preprocess.params import (
@@ -31,7 +32,9 @@ from core.preprocess.params import (
     recorded_params,
 )
 from core.preprocess.reference import reference_crop, reference_preprocess
+from core.preprocess.regions import TILE, candidate_rects
 from core.preprocess.score import score_dirs
+from core.preprocess.strokes import _int_median
 from core.synth import generate_cohort
 
 # --------------------------------------------------------------------------- helpers
@@ -189,6 +192,51 @@ def test_label_boxes_matches_opencv_stats() -> None:
         x, y, w, h, area = (stats[1:, i] for i in range(5))
         assert np.array_equal(labels, ref_labels)
         assert np.array_equal(boxes, np.stack([x, y, x + w, y + h, area], axis=1))
+
+
+def test_histogram_median_is_numpys_median() -> None:
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 7, 400, 15001):
+        grey = rng.integers(0, 256, n).astype(np.uint8)
+        signed = rng.integers(-255, 600, n)
+        assert _int_median(grey) == np.median(grey)
+        assert _int_median(signed) == np.median(signed)
+
+
+def test_candidate_rects_hold_every_seed_with_room_and_never_overlap() -> None:
+    seeds = np.zeros((300, 500), np.uint8)
+    assert candidate_rects(seeds) == ()
+    seeds[[20, 22, 150, 290], [30, 60, 250, 495]] = 1
+    rects = candidate_rects(seeds)
+    ys, xs = np.nonzero(seeds)
+    for y, x in zip(ys, xs):  # each seed, with at least a tile of room inside the picture
+        assert any(max(0, x - TILE) >= x0 and min(500, x + TILE) <= x1
+                   and max(0, y - TILE) >= y0 and min(300, y + TILE) <= y1
+                   for x0, y0, x1, y1 in rects)  # fmt: skip
+    union = box_mask((300, 500), rects)
+    assert union.sum() == sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in rects)
+    assert union.mean() < 0.2  # a few rectangles, not the picture
+    # Seeds on a grid every second pixel give rectangles in picture pixels.
+    half = cv2.resize(seeds, (250, 150), interpolation=cv2.INTER_NEAREST)
+    assert all(x1 <= 500 and y1 <= 300 for _, _, x1, y1 in candidate_rects(half, (500, 300), 2))
+    seeds[:] = 1  # dense seeds: the whole picture
+    assert candidate_rects(seeds) == ((0, 0, 500, 300),)
+
+
+def test_text_found_in_candidate_rects_is_what_the_whole_picture_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Labelling only around seeds is an optimisation: it must find the same lines."""
+    img = _field(640, 480, seed=21)
+    _put_lines(img, (40, 60), ["LAO 12 CRA 5", "F 12/30"], 250)
+    _put_lines(img, (360, 400), ["DSA 15 fps", "RUN 4"], 5)
+    picture = _jpeg_roundtrip(img)
+    fast = text_module.detect_text(picture)
+    monkeypatch.setattr(text_module, "candidate_rects",
+                        lambda seeds, size, step: ((0, 0, *size),) if seeds.any() else ())  # fmt: skip
+    whole = text_module.detect_text(picture)
+    assert len(fast.lines) >= 4 and {ln.polarity for ln in fast.lines} == {"bright", "dark"}
+    assert sorted(fast.lines, key=lambda ln: ln.box) == sorted(whole.lines, key=lambda ln: ln.box)
 
 
 def test_preprocess_view_wraps_a_view() -> None:

@@ -41,22 +41,20 @@ class Components:
     boxes: np.ndarray  # (n, 5) rows x0, y0, x1, y1, area for labels 1..n, end exclusive
     sharp: np.ndarray  # (n,) bool: edges fall onto background (see module docstring)
 
-    def mask_of(self, keep: np.ndarray) -> np.ndarray:
-        """uint8 mask of the components where ``keep`` (one bool per component) is set."""
-        return np.take(np.concatenate(([0], keep)).astype(np.uint8), self.labels)
-
 
 def components(mask: np.ndarray, loose: np.ndarray) -> Components:
     """Components of ``mask``, each judged sharp when at most ``_MAX_RING_CONTRAST`` of its
     outer ring lies in ``loose`` (any contrast of the strokes' polarity).
 
     The ring is the pixels exactly two steps outside the strokes, each credited to the
-    component it surrounds (labels are dilated as float32, exact below 2**24).
+    component it surrounds (the largest label within two steps).
     """
     labels, boxes = label_boxes(mask)
     n = len(boxes) + 1
     ring = (cv2.dilate(mask, _SQUARE5) > 0) & (cv2.dilate(mask, _SQUARE3) == 0)
-    owner = cv2.dilate(labels.astype(np.float32), _SQUARE5)[ring].astype(np.int64)
+    # Labels dilate exactly as uint16 (half the memory traffic of float32) below 2**16.
+    as_type = np.uint16 if n <= np.iinfo(np.uint16).max else np.float32
+    owner = cv2.dilate(labels.astype(as_type), _SQUARE5)[ring].astype(np.int64)
     total = np.bincount(owner, minlength=n)
     same = np.bincount(owner, weights=loose[ring].astype(np.float64), minlength=n)
     share = (same / np.maximum(total, 1))[1:]
@@ -69,14 +67,18 @@ def char_like(
     polarity: Polarity,
     params: PreprocessParams,
     sharp: bool = True,
+    side: int | None = None,
 ) -> np.ndarray:
     """Boolean per component: character-shaped, with sharp edges onto background, and clear
-    of the picture's edge (a mark cut by the crop is a sliver of surround or anatomy: a
-    burned-in character lies wholly inside the picture). ``sharp=False`` drops the
-    sharpness test: the shape alone."""
+    of the edge of ``shape`` (a mark cut by the crop is a sliver of surround or anatomy: a
+    burned-in character lies wholly inside the picture; a mark cut by a candidate region
+    continues outside it). ``side``: the whole picture's shorter side, which sets the
+    largest character (default: ``shape``'s). ``sharp=False`` drops the sharpness test:
+    the shape alone."""
     b = comps.boxes
     w, h, area = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1], b[:, 4]
-    h_max = max(params.min_char_px + 1, params.max_char_fraction * min(shape))
+    side = min(shape) if side is None else side
+    h_max = max(params.min_char_px + 1, params.max_char_fraction * side)
     inside = (b[:, 0] > 0) & (b[:, 1] > 0) & (b[:, 2] < shape[1]) & (b[:, 3] < shape[0])
     return (
         inside

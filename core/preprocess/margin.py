@@ -41,8 +41,9 @@ __all__ = ["Field", "background_level", "dark_threshold", "find_field", "find_cr
 
 #: Shorter side of the coarse copy: fine enough for a 3-px margin band at 2k px.
 _WORK_SIDE = 256
-#: Least difference (grey levels) between the surround strip and the field background.
-_MIN_SURROUND_CONTRAST = 25
+#: Least difference (grey levels) between the surround strip and the field background;
+#: the early "no surround" answer from a strided sample keeps this guard band below it.
+_MIN_SURROUND_CONTRAST, _ROUGH_GUARD = 25, 10
 #: The field's edge must keep this share of the surround's contrast across it.
 _EDGE_SHARPNESS = 0.3
 #: Surround names by level: black (near-black, as burned-in black text) below, white above,
@@ -113,8 +114,11 @@ def _field_mask(img: np.ndarray, level: float, bg: float, params: PreprocessPara
     return (img < (level + bg) / 2).view(np.uint8)
 
 
-def _surround_level(gray: np.ndarray, bg: float) -> float | None:
-    """The outer strip level farthest from the background, if far enough to be a surround.
+def _surround_level(
+    gray: np.ndarray, bg: float, contrast: float = _MIN_SURROUND_CONTRAST
+) -> float | None:
+    """The outer strip level farthest from the background, if at least ``contrast`` away
+    from it: far enough to be a surround.
 
     Strips of the full-resolution image, ``min_margin`` wide in spirit (two pixels), so
     that a margin a few pixels wide is seen, not averaged into the field.
@@ -122,7 +126,7 @@ def _surround_level(gray: np.ndarray, bg: float) -> float | None:
     strips = (gray[:2], gray[-2:], gray[:, :2], gray[:, -2:])
     levels = [float(np.median(s)) for s in strips]
     level = max(levels, key=lambda v: abs(v - bg))
-    return level if abs(level - bg) >= _MIN_SURROUND_CONTRAST else None
+    return level if abs(level - bg) >= contrast else None
 
 
 def _largest_filled(mask: np.ndarray) -> np.ndarray | None:
@@ -265,6 +269,14 @@ def find_field(gray: np.ndarray, params: PreprocessParams = DEFAULT_PARAMS) -> F
     """
     h, w = gray.shape
     whole = Field((0, 0, w, h), "none", "full", (w, h))
+    # Most views have no surround: a strided sample of the central half settles that
+    # without the coarse copy, when the strips are nowhere near the contrast a surround
+    # needs (the guard band covers the sample's noise against the area-averaged copy).
+    step = max(1, min(h, w) // _WORK_SIDE)
+    rough = background_level(gray[::step, ::step])
+    strips = _surround_level(gray, rough, _MIN_SURROUND_CONTRAST - _ROUGH_GUARD)
+    if strips is None:
+        return whole
     s = max(1.0, min(h, w) / _WORK_SIDE)
     small = cv2.resize(gray, (max(8, round(w / s)), max(8, round(h / s))),
                        interpolation=cv2.INTER_AREA)  # fmt: skip

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from core.case import Box, PreprocessRecord
-from core.preprocess.strokes import background_bounds
 from core.preprocess.truth import Truth
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "ImageScore",
     "box_iou",
     "box_mask",
+    "reference_background",
     "score_image",
     "summarise",
 ]
@@ -73,6 +74,23 @@ def _text_pixels(raw: np.ndarray, bg: np.ndarray, boxes: tuple[Box, ...]) -> np.
     return out
 
 
+def reference_background(picture: np.ndarray) -> np.ndarray:
+    """The score's fixed local background (uint8, full size): a median over 1/12 of the
+    shorter side, on a copy subsampled to an 11-px window, scaled back bilinearly.
+
+    Defined here, not borrowed from the detector, so that changing the detector never
+    changes what the score calls a text pixel.
+    """
+    h, w = picture.shape
+    scale = min(1.0, 11 / max(11, min(h, w) / 12))
+    small = cv2.resize(picture, (max(1, round(w * scale)), max(1, round(h * scale))),
+                       interpolation=cv2.INTER_NEAREST)  # fmt: skip
+    k = min(11, (min(small.shape) - 1) | 1)
+    if k >= 3:
+        small = cv2.medianBlur(small, k)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def score_image(
     raw: np.ndarray, truth: Truth, record: PreprocessRecord, cleaned: np.ndarray
 ) -> ImageScore:
@@ -81,7 +99,7 @@ def score_image(
     # Background of the true picture, spread over the whole frame for indexing.
     tx0, ty0, tx1, ty1 = truth.crop
     bg = np.zeros_like(raw)
-    bg[ty0:ty1, tx0:tx1] = background_bounds(raw[ty0:ty1, tx0:tx1])[1]
+    bg[ty0:ty1, tx0:tx1] = reference_background(raw[ty0:ty1, tx0:tx1])
     in_picture = box_mask(raw.shape, (truth.crop,))
     text = _text_pixels(raw, bg, truth.text_boxes) & in_picture
     pred_boxes = box_mask(raw.shape, record.text_boxes)
@@ -144,8 +162,9 @@ def summarise(scores: list[ImageScore]) -> dict[str, object]:
         "text_pixels_masked": round(masked / text_px, 4) if text_px else None,
         "text_images_below_0.98": int(sum(f < 0.98 for _, f in per_image_text)),
         "text_failures": _failures(per_image_text, 0.98),
-        "kind_failures": [[s.name, s.kind_true, s.kind_pred] for s in scores
-                          if s.kind_true != s.kind_pred][:10],  # fmt: skip
+        "kind_failures": [
+            [s.name, s.kind_true, s.kind_pred] for s in scores if s.kind_true != s.kind_pred
+        ][:10],  # fmt: skip
         "outside_boxes_changed_images": int(sum(s.outside_changed > 0 for s in scores)),
         "outside_boxes_max_abs_diff": int(max(s.outside_max_diff for s in scores)),
         "false_mask_vessel_pixels": int(sum(s.false_mask_vessel for s in scores)),

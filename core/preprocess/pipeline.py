@@ -10,34 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.case import Box, CleanView, PreprocessRecord, ViewImage
+from core.case import CleanView, PreprocessRecord, ViewImage
 from core.preprocess.fill import fill_text
 from core.preprocess.kind import classify
 from core.preprocess.margin import find_field
 from core.preprocess.params import DEFAULT_PARAMS, PreprocessParams
+from core.preprocess.regions import merge_boxes
 from core.preprocess.text import detect_text
 
 __all__ = ["preprocess_image", "preprocess_view", "merge_boxes"]
-
-
-def _overlaps(a: Box, b: Box) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
-def merge_boxes(boxes: list[Box]) -> tuple[Box, ...]:
-    """Union overlapping boxes (both polarities can find one caption), top to bottom."""
-    pending, merged = list(boxes), []
-    while pending:
-        box = pending.pop()
-        hits = [m for m in merged if _overlaps(m, box)]
-        if not hits:
-            merged.append(box)
-            continue
-        merged = [m for m in merged if m not in hits]
-        group = [box, *hits]
-        pending.append((min(b[0] for b in group), min(b[1] for b in group),
-                        max(b[2] for b in group), max(b[3] for b in group)))  # fmt: skip
-    return tuple(sorted(merged, key=lambda b: (b[1], b[0])))
 
 
 def preprocess_image(

@@ -9,6 +9,8 @@ even over a line of characters, and a gap between vessels is background, not bri
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -16,44 +18,70 @@ from core.preprocess.labelling import label_boxes
 from core.preprocess.params import DEFAULT_PARAMS, PreprocessParams
 
 __all__ = [
-    "background_bounds", "noise_sigma", "stroke_contrast", "stroke_masks", "contrast_masks"
+    "Background", "background_bounds", "stroke_contrast", "bright_core", "dark_core",
+    "bright_strokes", "dark_strokes",
 ]  # fmt: skip
 
 #: Work size of the median: a window of ``background_window`` of the image is this many
 #: pixels on the shrunken image, which keeps the median cheap at any resolution.
 _MEDIAN_KSIZE = 11
-#: Share of the shorter side the broad background spans, and how far below the picture's
-#: median it may follow a vignetted field.
-_BROAD, _VIGNETTE = 1 / 3, 0.12
+#: How far below the picture's median the envelopes' hold may follow a vignetted field.
+_VIGNETTE = 0.12
+#: The share of the shorter side over which the surface's cap looks for background.
+_NEARBY = 1 / 3
+#: The smooth background fit (:func:`_background_surface`): about this many samples a side,
+#: rounds of dropping what lies below, and how far below (robust sigmas) is dropped.
+_FIT_GRID, _FIT_ROUNDS, _FIT_K = 24, 3, 2.0
 #: Neighbourhood (on the shrunk image, about half a median window) of the envelopes.
 _ENVELOPE_KSIZE = 5
 #: How far (px) hysteresis may grow a stroke into weaker pixels.
 _REACH = 2
 _REACH_KERNEL = np.ones((2 * _REACH + 1, 2 * _REACH + 1), np.uint8)
+_SQUARE3 = np.ones((3, 3), np.uint8)
+#: Which sides (left, top, right, bottom) of a region were cut out of the picture.
+Cut = tuple[bool, bool, bool, bool]
+_NO_CUT: Cut = (False, False, False, False)
+
+
+@dataclass(frozen=True)
+class Background:
+    """The local background envelopes at the shrunk copy's size (brought to the size a
+    caller needs with ``cv2.INTER_LINEAR``), and the picture's noise level."""
+
+    lower_small: np.ndarray
+    upper_small: np.ndarray
+    #: Robust noise sigma: 1.4826 x MAD of the shrunk copy minus its local median.
+    sigma: float
 
 
 def background_bounds(
     picture: np.ndarray,
     params: PreprocessParams = DEFAULT_PARAMS,
     field: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(lower, median, upper)`` local background estimates, uint8, full size.
+) -> Background:
+    """``lower`` and ``upper`` local background envelopes, and the noise.
 
     The median runs on a copy shrunk so that its window spans ``background_window`` of the
     shorter side. The copy is *subsampled* (nearest), not averaged: averaging would smear a
     line of bold characters into a uniformly brighter band that the median then takes
-    for background; subsampling keeps each sample either stroke or background. Where
+    for background; subsampling keeps each sample either stroke or background. Each sample
+    is its block's centre, never the picture's outermost row or column: a soft field edge
+    leaves surround-coloured pixels there, which the median (replicating its border) would
+    spread along the whole edge as background. Where
     vessels crowd, the median sinks below the true background and plain background would
     pass for a bright stroke; ``upper`` (the highest median nearby) does not sink, so bright
     strokes are measured against it, and dark ones against ``lower`` for the same reason.
     A pocket of background walled in by vessels can sink every nearby median, so the
-    envelopes are also held at least as far out as the *broad* background (the upper
-    quartile over a third of the picture, :func:`_broad_background`): a stroke must stand out from its
-    part of the picture, not just from its crowded neighbourhood, while vignetting (the
-    field darkening towards its edge) is followed rather than taken for contrast.
-    That hold applies inside the field only (``field``, uint8 0/1, when the crop holds
-    surround, as a circular field's corners do): a flat grey surround is its own
-    background, and text burned into it is measured against it.
+    envelopes are also held at least as far out as the *broad* background (a smooth surface
+    fitted to the medians from above, :func:`_background_surface`): a stroke must stand out
+    from its part of the picture, not just from its crowded neighbourhood, while vignetting
+    (the field darkening towards its edge) is followed rather than taken for contrast.
+    When the crop holds surround (``field``, uint8 0/1, as a circular field's corners do),
+    the field's envelopes come from field samples only (the surround's samples replaced by
+    the smooth surface) and the hold applies inside the field only: a flat grey surround
+    is its own background, and text burned into it is measured against it. The noise is measured on
+    the shrunk copy against its median: the subsampled pixels are picture pixels, so their
+    spread about the local median is the picture's, at a fraction of the cost.
     """
     h, w = picture.shape
     window = max(_MEDIAN_KSIZE, params.background_window * min(h, w))
@@ -61,64 +89,116 @@ def background_bounds(
     small = cv2.resize(
         picture,
         (max(1, round(w * scale)), max(1, round(h * scale))),
-        interpolation=cv2.INTER_NEAREST,
+        interpolation=cv2.INTER_NEAREST_EXACT,
     )
+    raw = small
     k = min(_MEDIAN_KSIZE, (min(small.shape) - 1) | 1)
     if k >= 3:
         small = cv2.medianBlur(small, k)
+    d = raw.astype(np.int16) - small
+    sigma = 1.4826 * _int_median(np.abs(d - round(_int_median(d))))
     near = np.ones((_ENVELOPE_KSIZE, _ENVELOPE_KSIZE), np.uint8)
-    lower, upper = cv2.erode(small, near), cv2.dilate(small, near)
     inside = None
     if field is not None:
         inside = cv2.resize(field, small.shape[::-1], interpolation=cv2.INTER_NEAREST) > 0
-        if not inside.any():
+        if not inside.any() or inside.all():
             inside = None
+    # The surface is a quadratic: where the medians of a corner lie below it (taken for
+    # vessel-darkened), it is extrapolated there and may bend far above any background
+    # near that corner (measured: 226 against medians of 180 beside a corner caption,
+    # whose 240-level glyphs then failed). It is capped by the brightest median within a
+    # third of the picture, which a vignetted corner's lower surface never meets.
+    surface = np.minimum(
+        np.clip(_background_surface(small, inside), 0, 255).astype(np.uint8),
+        _bright_nearby(small, inside),
+    )
+    surround = None
+    if inside is not None:
+        # The field's medians from field samples only: near a circle's or a shutter's edge
+        # the window reaches into the surround, whose level would drag them towards it.
+        surround = small
+        small = cv2.medianBlur(np.where(inside, raw, surface), k) if k >= 3 else raw
+    lower, upper = cv2.erode(small, near), cv2.dilate(small, near)
     # The broad background may follow vignetting down to ``_VIGNETTE`` below the picture's
     # median, not further: a dense vessel cloud sinks it too, and must not pass for one.
-    overall = float(np.median(small if inside is None else small[inside]))
-    broad = np.maximum(_broad_background(small, inside), np.uint8((1 - _VIGNETTE) * overall))
-    if inside is None:
-        lower, upper = np.minimum(lower, broad), np.maximum(upper, broad)
-    else:
-        lower = np.where(inside, np.minimum(lower, broad), lower)
-        upper = np.where(inside, np.maximum(upper, broad), upper)
-    return tuple(  # type: ignore[return-value]
-        cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR) for b in (lower, small, upper)
+    overall = _int_median(small if inside is None else small[inside])
+    broad = np.maximum(surface, np.uint8((1 - _VIGNETTE) * overall))
+    lower, upper = np.minimum(lower, broad), np.maximum(upper, broad)
+    if surround is not None:
+        # Along the field's edge (one coarse sample either side of the outline), a stroke
+        # must stand out from both backgrounds: the outline is coarse, and a sliver of
+        # surround or a soft edge inside it is no stroke.
+        lower_s, upper_s = cv2.erode(surround, near), cv2.dilate(surround, near)
+        edge = cv2.morphologyEx(inside.view(np.uint8), cv2.MORPH_GRADIENT, _SQUARE3) > 0
+        lower = np.where(edge, np.minimum(lower, lower_s), np.where(inside, lower, lower_s))
+        upper = np.where(edge, np.maximum(upper, upper_s), np.where(inside, upper, upper_s))
+    return Background(lower, upper, sigma)
+
+
+def _bright_nearby(small: np.ndarray, inside: np.ndarray | None) -> np.ndarray:
+    """The brightest local median within about ``_NEARBY`` of the picture, at ``small``'s
+    size, after a 3x3 median on a coarse copy (one odd sample, such as a window full of a
+    bold caption, does not count); surround samples count as the field's median."""
+    fill = (
+        small if inside is None else np.where(inside, small, np.uint8(_int_median(small[inside])))
     )
-
-
-def _broad_background(small: np.ndarray, inside: np.ndarray | None) -> np.ndarray:
-    """The upper quartile of the local medians over about ``_BROAD`` of the picture, at
-    ``small``'s size. Vessels only darken the field, so the upper quartile is background
-    even in a dense vessel cloud, and a window this size still follows vignetting. Surround
-    pixels (outside ``inside``) count as the field's overall median so they do not pull it.
-    """
-    fill = small if inside is None else np.where(inside, small, np.median(small[inside]))
-    fill = fill.astype(np.uint8)
     h, w = small.shape
-    f = max(1, round(min(h, w) * _BROAD / _MEDIAN_KSIZE))
+    f = max(1, round(min(h, w) * _NEARBY / _MEDIAN_KSIZE))
     tiny = cv2.resize(fill, (max(1, w // f), max(1, h // f)), interpolation=cv2.INTER_NEAREST)
+    if min(tiny.shape) >= 3:
+        tiny = cv2.medianBlur(tiny, 3)
     r = min(_MEDIAN_KSIZE // 2, (min(tiny.shape) - 1) // 2)
     if r >= 1:
-        padded = cv2.copyMakeBorder(tiny, r, r, r, r, cv2.BORDER_REFLECT)
-        windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * r + 1, 2 * r + 1))
-        flat = windows.reshape(*tiny.shape, -1)
-        q = (9 * flat.shape[-1]) // 10
-        tiny = np.partition(flat, q, axis=-1)[..., q]
+        tiny = cv2.dilate(tiny, np.ones((2 * r + 1, 2 * r + 1), np.uint8))
     return cv2.resize(tiny, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def noise_sigma(picture: np.ndarray, background: np.ndarray) -> float:
-    """Robust noise level (1.4826 x MAD of picture - background) on a 1-in-16 subsample."""
-    d = picture[::4, ::4].astype(np.int16) - background[::4, ::4]
-    return float(1.4826 * np.median(np.abs(d - np.median(d))))
+def _int_median(values: np.ndarray) -> float:
+    """``np.median`` of integers of at least -255 (grey levels and their differences), from
+    their histogram: several times faster than sorting the shrunk copy's values."""
+    counts = np.cumsum(np.bincount(values.ravel().astype(np.intp) + 255, minlength=511))
+    n = int(counts[-1])
+    lo, hi = np.searchsorted(counts, [(n - 1) // 2 + 1, n // 2 + 1])
+    return (float(lo) + float(hi)) / 2 - 255
 
 
-def stroke_contrast(
-    picture: np.ndarray, background: np.ndarray, params: PreprocessParams = DEFAULT_PARAMS
-) -> float:
+def _background_surface(small: np.ndarray, inside: np.ndarray | None) -> np.ndarray:
+    """A smooth background surface at ``small``'s size: a quadratic in x and y fitted to
+    the local medians from above (float32).
+
+    Vignetting and slow drift are smooth, vessels and their clouds are local and only
+    darken the field: the fit starts from the brighter half of the medians and drops, each
+    round, what lies more than ``_FIT_K`` robust sigmas below the surface. A percentile over
+    a wide window would not do: where a vignetted field falls off towards a corner, a
+    window reaching towards the centre takes the brighter centre for the corner's
+    background. Surround pixels (outside ``inside``) take no part.
+    """
+    h, w = small.shape
+    step = max(1, min(h, w) // _FIT_GRID)
+    ys, xs = np.mgrid[0:h:step, 0:w:step]
+    x, y = (xs.ravel() / w - 0.5).astype(np.float32), (ys.ravel() / h - 0.5).astype(np.float32)
+    basis = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
+    v = small[::step, ::step].ravel().astype(np.float32)
+    ok = np.ones(v.size, bool) if inside is None else inside[::step, ::step].ravel()
+    use = ok & (v >= np.median(v[ok]))
+    coef = np.zeros(6, np.float32)
+    for _ in range(_FIT_ROUNDS):
+        if use.sum() < 6:
+            break
+        a = basis[use].astype(np.float64)  # six unknowns: normal equations, not an SVD
+        coef = np.linalg.solve(a.T @ a + 1e-9 * np.eye(6), a.T @ v[use]).astype(np.float32)
+        resid = v - basis @ coef
+        sigma = max(1.0, 1.4826 * float(np.median(np.abs(resid[use]))))
+        use = ok & (resid > -_FIT_K * sigma)
+    gx = (np.arange(w, dtype=np.float32) / w - 0.5)[None, :]
+    gy = (np.arange(h, dtype=np.float32) / h - 0.5)[:, None]
+    c0, cx, cy, cxx, cxy, cyy = coef
+    return c0 + cx * gx + cy * gy + cxx * gx * gx + cxy * gx * gy + cyy * gy * gy
+
+
+def stroke_contrast(sigma: float, params: PreprocessParams = DEFAULT_PARAMS) -> float:
     """Least difference from the local background that makes a stroke: above the noise."""
-    return max(float(params.min_contrast), params.noise_k * noise_sigma(picture, background))
+    return max(float(params.min_contrast), params.noise_k * sigma)
 
 
 def _exceeds(a: np.ndarray, b: np.ndarray, by: float) -> np.ndarray:
@@ -126,55 +206,64 @@ def _exceeds(a: np.ndarray, b: np.ndarray, by: float) -> np.ndarray:
     return cv2.subtract(a, b) > by
 
 
-def _hysteresis(strong: np.ndarray, weak: np.ndarray, max_side: float = np.inf) -> np.ndarray:
+def _hysteresis(
+    strong: np.ndarray, weak: np.ndarray, max_side: float = np.inf, cut: Cut = _NO_CUT
+) -> np.ndarray:
     """uint8 mask: ``strong`` plus the components of ``strong | weak`` that hold a
-    ``strong`` pixel and span at most ``max_side`` pixels both ways."""
+    ``strong`` pixel and span at most ``max_side`` pixels both ways. With a finite
+    ``max_side``, a component touching a ``cut`` side (left, top, right, bottom: where the
+    region was cut out of the picture) continues outside and is not taken."""
     labels, boxes = label_boxes((strong | weak).view(np.uint8))
     keep = np.zeros(len(boxes) + 1, bool)
     keep[labels[strong]] = True
     keep[0] = False
-    keep[1:] &= (boxes[:, 2] - boxes[:, 0] <= max_side) & (boxes[:, 3] - boxes[:, 1] <= max_side)
+    if max_side < np.inf:
+        h, w = strong.shape
+        x0, y0, x1, y1 = (boxes[:, i] for i in range(4))
+        keep[1:] &= (x1 - x0 <= max_side) & (y1 - y0 <= max_side)
+        for side, touches in zip(cut, (x0 == 0, y0 == 0, x1 == w, y1 == h)):
+            if side:
+                keep[1:] &= ~touches
     return (strong | keep[labels]).view(np.uint8)
 
 
-def stroke_masks(
+def bright_core(picture: np.ndarray, upper: np.ndarray, contrast: float) -> np.ndarray:
+    """uint8 0/1: brighter than the upper local background by ``contrast``."""
+    return _exceeds(picture, upper, contrast).view(np.uint8)
+
+
+def dark_core(
+    picture: np.ndarray, lower: np.ndarray, contrast: float, black_level: int
+) -> np.ndarray:
+    """uint8 0/1: darker than the lower local background by ``contrast`` *and* at most
+    ``black_level``, because contrast-filled vessels are dark too and are only rarely as
+    black as a burned-in character."""
+    return (_exceeds(lower, picture, contrast) & (picture <= black_level)).view(np.uint8)
+
+
+def bright_strokes(
+    picture: np.ndarray, upper: np.ndarray, core: np.ndarray, contrast: float
+) -> np.ndarray:
+    """uint8 0/1 bright strokes of a region: ``core`` grown, as in Canny's hysteresis, into
+    touching pixels with half the contrast, so that thin anti-aliased strokes stay whole
+    characters instead of specks. Only weak pixels near a core take part: a stroke's blur
+    is that wide, and the noise further out would only cost time."""
+    strong = core.view(bool)
+    near = cv2.dilate(core, _REACH_KERNEL).view(bool)
+    return _hysteresis(strong, _exceeds(picture, upper, contrast / 2) & near)
+
+
+def dark_strokes(
     picture: np.ndarray,
-    bounds: tuple[np.ndarray, np.ndarray, np.ndarray],
+    lower: np.ndarray,
+    core: np.ndarray,
     contrast: float,
     black_level: int,
     max_char: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(bright, dark)`` uint8 0/1 masks of candidate stroke pixels.
-
-    Bright: above the upper local background by ``contrast``. Dark: below the lower one by
-    the same *and* at most ``black_level``, because contrast-filled vessels are dark too and
-    are only rarely as black as a burned-in character. The bright mask then grows, as in
-    Canny's hysteresis, into touching pixels with half the contrast, so that thin
-    anti-aliased strokes stay whole characters instead of specks. The dark one grows only
-    where the result stays character-sized (``max_char`` px): grown freely, dark
-    characters would run into the vessels they come near.
-    """
-    lower, _, upper = bounds
-    bright_core = _exceeds(picture, upper, contrast)
-    # Only weak pixels near a core take part: a stroke's blur is that wide, and the noise
-    # further out would only cost time.
-    near = cv2.dilate(bright_core.view(np.uint8), _REACH_KERNEL).view(bool)
-    bright = _hysteresis(bright_core, _exceeds(picture, upper, contrast / 2) & near)
-    dark = _exceeds(lower, picture, contrast) & (picture <= black_level)
+    cut: Cut = _NO_CUT,
+) -> np.ndarray:
+    """uint8 0/1 dark strokes of a region: ``core`` grown into half-contrast pixels up to
+    ``2 * black_level`` only where the result stays character-sized (``max_char`` px):
+    grown freely, dark characters would run into the vessels they come near."""
     weak = _exceeds(lower, picture, contrast / 2) & (picture <= 2 * black_level)
-    return bright, _hysteresis(dark, weak, max_char)
-
-
-def contrast_masks(
-    picture: np.ndarray, upper: np.ndarray, contrast: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(brighter, darker)`` uint8 0/1 masks: any contrast from the upper background.
-
-    Looser supersets of :func:`stroke_masks`, used to see what a stroke is attached to.
-    Vessels only ever darken the field, so the upper envelope is the best estimate of the
-    true background; against the median, a pale vessel in a crowded region would pass
-    for background.
-    """
-    brighter = _exceeds(picture, upper, contrast)
-    darker = _exceeds(upper, picture, contrast)
-    return brighter.view(np.uint8), darker.view(np.uint8)
+    return _hysteresis(core.view(bool), weak, max_char, cut)
