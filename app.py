@@ -24,6 +24,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.auth import page_permission
+from core.memory import pin_mmap_threshold
 from core.pacs.config import config_path
 from core.studies import list_studies
 from ui.audit import audit_export_button
@@ -35,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 PACS_PAGE = "pages/pacs_worklist.py"
 log = logging.getLogger("app")
 
+pin_mmap_threshold()  # before models and cases are allocated: see core.memory
 st.set_page_config(page_title="Imaging AI review", page_icon=":material/neurology:", layout="wide")
 st.html(f"<style>{(HERE / 'assets' / 'app.css').read_text()}</style>")
 who = gate()  # stops this run with a sign-in or refusal screen unless someone may go on

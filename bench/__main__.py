@@ -22,6 +22,7 @@ from bench.results import compose, machine, write_results
 BENCHES = [
     "bench.preprocess",
     "bench.inference",
+    "bench.precision",
     "bench.case_page",
     "bench.cohort",
     "bench.full_profile",

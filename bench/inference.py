@@ -34,6 +34,7 @@ from core.models.calibration import calibrate
 from core.models.inference import preprocess_case, run_case
 from core.models.inputs import model_batch
 from core.models.manifest import is_bundle_dir
+from core.models.precision import precision_of, setting
 from core.models.registry import get_spec
 from core.paths import demo_bundle_dir
 from core.schema import LOCATIONS, VIEWS, view_info
@@ -95,20 +96,23 @@ def _reference(bundle: Bundle, case: Case, trainable: torch.nn.Module) -> dict[s
     return {"preprocess": t1 - t0, "stage1": t2 - t1, "stage2": t3 - t2, "cam": t4 - t3}
 
 
-def _ours(bundle: Bundle, case: Case) -> dict[str, float]:
-    t = run_case(bundle, case, cam=True).timings
+def _ours(bundle: Bundle, case: Case, precision: str = "auto") -> dict[str, float]:
+    """Ours, in the bundle's own precision (``auto``) or forced to ``fp32``."""
+    with setting(precision):
+        t = run_case(bundle, case, cam=True).timings
     return {"preprocess": t.preprocess_ms / 1e3, "stage1": t.stage1_ms / 1e3,
             "stage2": t.stage2_ms / 1e3, "cam": t.cam_ms / 1e3}  # fmt: skip
 
 
-def _medians(
-    ours: Callable[[], dict[str, float]], ref: Callable[[], dict[str, float]]
-) -> tuple[dict[str, float], dict[str, float]]:
-    """Median ms per step; the two are interleaved so that load drift hits both alike."""
-    ours(), ref()  # warm-up: first-call allocations and kernel selection
-    runs = [(ours(), ref()) for _ in range(REPEATS)]
-    return tuple(  # type: ignore[return-value]
-        {k: statistics.median(r[i][k] for r in runs) * 1e3 for k in STEPS} for i in (0, 1)
+def _medians(*variants: Callable[[], dict[str, float]]) -> tuple[dict[str, float], ...]:
+    """Median ms per step of each variant; they are interleaved so that load drift hits
+    all alike."""
+    for run in variants:
+        run()  # warm-up: first-call allocations and kernel selection
+    runs = [[run() for run in variants] for _ in range(REPEATS)]
+    return tuple(
+        {k: statistics.median(r[i][k] for r in runs) * 1e3 for k in STEPS}
+        for i in range(len(variants))
     )
 
 
@@ -119,10 +123,13 @@ def _run() -> tuple[str, dict[str, float], dict[str, float]]:
         bundle, source = _bundle(Path(tmp))
         case = _case()
         trainable = copy.deepcopy(bundle.model("stage1")).requires_grad_(True)
-        ours, ref = _medians(
-            lambda: _ours(bundle, case), lambda: _reference(bundle, case, trainable)
+        precision = precision_of(bundle.device, bundle.manifest)
+        ours, fp32, ref = _medians(
+            lambda: _ours(bundle, case),
+            lambda: _ours(bundle, case, "fp32"),
+            lambda: _reference(bundle, case, trainable),
         )
-    for d in (ours, ref):
+    for d in (ours, fp32, ref):
         d["stage1+cam"] = d["stage1"] + d["cam"]
         d["total"] = sum(d[k] for k in STEPS)
     sizes = ", ".join(f"{r} {s.key} {s.input.size[0]}px" for r, s in bundle.specs.items())
@@ -133,12 +140,17 @@ def _run() -> tuple[str, dict[str, float], dict[str, float]]:
         f"device {describe_device(bundle.device)}; median of {REPEATS} warm runs",
         "ours: stage 1 = one batched forward+backward giving scores and CAM (cam = mapping only)",
         "reference: one image at a time per model, then stock GradCAM per image (own forward)",
-        f"{'step':<12}{'ours ms':>10}{'reference ms':>14}{'ref/ours':>10}",
+        f"ours runs the bundle's own precision ({precision}: core.models.precision); "
+        "'ours fp32' is the same code with REVIEW_PRECISION=fp32; the reference is fp32",
+        f"{'step':<12}{'ours ms':>10}{'ours fp32 ms':>14}{'reference ms':>14}{'ref/ours':>10}"
+        f"{'ref/ours fp32':>15}",
     ]
     for step in (*STEPS, "stage1+cam", "total"):
         ratio = ref[step] / ours[step] if ours[step] > 0 else float("nan")
-        lines.append(f"{step:<12}{ours[step]:>10.1f}{ref[step]:>14.1f}{ratio:>9.2f}x")
-    return "\n".join(lines), ours, ref
+        ratio32 = ref[step] / fp32[step] if fp32[step] > 0 else float("nan")
+        lines.append(f"{step:<12}{ours[step]:>10.1f}{fp32[step]:>14.1f}{ref[step]:>14.1f}"
+                     f"{ratio:>9.2f}x{ratio32:>14.2f}x")  # fmt: skip
+    return "\n".join(lines), ours | {"fp32_total": fp32["total"]}, ref
 
 
 def results() -> dict[str, float]:
@@ -150,12 +162,15 @@ def results() -> dict[str, float]:
       per step, summed;
     * ``inference_case_ms``: ours on the same case, measured interleaved with it
       (:func:`core.models.inference.run_case`: batched models, stage-1 scores and CAM from
-      one pass), and ``inference_speedup_vs_reference`` = reference / ours;
+      one pass, in the bundle's own precision), and ``inference_speedup_vs_reference`` =
+      reference / ours; ``inference_case_fp32_ms``: ours forced to fp32 (what batching
+      alone buys, apart from bf16);
     * ``inference_<step>_ms`` for each step of ours (preprocess, stage1, stage2, cam).
     """
     _, ours, ref = _run()
     out = {"reference_case_ms": ref["total"], "inference_case_ms": ours["total"],
-           "inference_speedup_vs_reference": ref["total"] / ours["total"]}  # fmt: skip
+           "inference_speedup_vs_reference": ref["total"] / ours["total"],
+           "inference_case_fp32_ms": ours["fp32_total"]}  # fmt: skip
     out.update({f"inference_{k}_ms": ours[k] for k in STEPS})
     return out
 

@@ -11,7 +11,9 @@ carry :func:`pipeline_version`, a SHA-256 over
   peaks of the ``cam`` table variant), the case record and the schema, the inference,
   gating, threshold, input, runner and result modules of :mod:`core.models` and its
   single-image classifier, the finding and image-result records and the cohort table
-  builder.
+  builder, and
+* the precision policy (:func:`core.models.precision.policy`: ``REVIEW_PRECISION`` and
+  whether this machine computes bf16 natively), which decides the arithmetic.
 
 The bundle (weights, thresholds, recorded params) and the data have keys of their own.
 A listed file edited without changing behaviour (a comment) costs a recomputation, never a
@@ -48,6 +50,7 @@ PIPELINE_SOURCES: tuple[str, ...] = (
     "models/thresholds.py",
     "models/inputs.py",
     "models/runner.py",
+    "models/precision.py",
     "models/result.py",
     "cohort/table.py",
 )
@@ -71,8 +74,11 @@ def pipeline_files() -> tuple[Path, ...]:
 @functools.cache
 def pipeline_version() -> str:
     """Hex SHA-256 of the default preprocessing params and the pipeline's source files."""
+    from core.models.precision import policy  # torch: imported only when a key is made
+
     h = hashlib.sha256()
     h.update(f"params:{DEFAULT_PARAMS.digest()};".encode())
+    h.update(f"precision:{policy()};".encode())
     for path in pipeline_files():
         data = path.read_bytes()
         h.update(f"{path.relative_to(_CORE).as_posix()}:{len(data)};".encode())

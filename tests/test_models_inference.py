@@ -193,3 +193,19 @@ def test_malformed_recorded_params_are_refused(bundle: Bundle) -> None:
     manifest = {**bundle.manifest, "preprocessing": {"crop_text_fill": {"params": {"x": 1}}}}
     with pytest.raises(PreprocessParamsError, match="unknown fields \\['x'\\]"):
         run_case(replace(bundle, manifest=manifest), synthetic_case("21"), cam=False)
+
+
+def test_views_cleaned_on_the_pool_equal_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """preprocess_case cleans views in parallel when torch may use several cores; the
+    result must be the sequential one, view for view, in VIEWS order."""
+    import torch
+
+    case = synthetic_case(seed=5)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    one = preprocess_case(case)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    pooled = preprocess_case(case)
+    assert list(pooled) == list(one) == [v for v in VIEWS if v in case.views]
+    for view in one:
+        assert np.array_equal(pooled[view].image, one[view].image)
+        assert pooled[view].record == one[view].record

@@ -20,6 +20,7 @@ import streamlit as st
 
 from core.cam.methods import DEFAULT_METHOD
 from core.case import Case, CleanView
+from core.memory import release_memory
 from core.models.bundle import Bundle
 from core.models.explain import STAGE1_TARGET, explain
 from core.models.inference import preprocess_case, run_clean
@@ -52,6 +53,7 @@ CLEAN_CASES = 4
 def _clean_views(
     _case: Case, _params: PreprocessParams, content_hash: str, params_digest: str, pipeline: str
 ) -> tuple[dict[str, CleanView], float]:
+    release_memory()  # a new case: the last one's freed pages go back first (core.memory)
     t0 = time.perf_counter()
     clean = preprocess_case(_case, _params)
     return clean, (time.perf_counter() - t0) * 1e3

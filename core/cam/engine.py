@@ -80,8 +80,14 @@ def compute_cams(
     cls = method_class(method)
     layer = model.get_submodule(spec.cam_layer)
     reshape = get_reshape(spec.cam_reshape)
+
+    def to_float(t: torch.Tensor) -> torch.Tensor:
+        # Under bf16/fp16 autocast the hooked activations and gradients are half
+        # precision, which the library turns into NumPy arrays: fp32 first.
+        return (t if reshape is None else reshape(t)).float()
+
     with model_lock(model), torch.enable_grad():
-        with cls(model=model, target_layers=[layer], reshape_transform=reshape) as cam:
+        with cls(model=model, target_layers=[layer], reshape_transform=to_float) as cam:
             raw = cam(input_tensor=inputs, targets=list(targets))
             logits = cam.outputs.detach().float().cpu().numpy()
     return CamBatch(np.asarray(raw, dtype=np.float32), logits, method, spec.cam_layer)

@@ -10,11 +10,14 @@ stage-1 Grad-CAM maps come from the same forward pass.
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
+import torch
 
 from core.cam.mapping import peak_in_original
 from core.cam.methods import DEFAULT_METHOD
@@ -22,6 +25,7 @@ from core.case import Case, CleanView
 from core.device import describe_device
 from core.models.bundle import Bundle
 from core.models.gating import gate_and_decide
+from core.models.precision import precision_of
 from core.models.result import CaseResult, Timings, ViewCam, ViewResult
 from core.models.runner import DEFAULT_BATCH, cam_logits, logits, sigmoid
 from core.preprocess.params import DEFAULT_PARAMS, PreprocessParams, recorded_params
@@ -31,15 +35,34 @@ from core.schema import VIEWS, groups_of, view_info
 __all__ = ["preprocess_case", "run_clean", "run_case", "iter_predict_cases", "predict_cases"]
 
 
-def preprocess_case(
-    case: Case, params: PreprocessParams = DEFAULT_PARAMS
-) -> dict[str, CleanView]:
+def _view_pool() -> ThreadPoolExecutor:
+    """One pool per process, as wide as torch's intra-op threads (the cores it may use)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            workers = max(1, torch.get_num_threads())
+            _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="preprocess")
+        return _POOL
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def preprocess_case(case: Case, params: PreprocessParams = DEFAULT_PARAMS) -> dict[str, CleanView]:
     """Clean every present view, in ``VIEWS`` order (the UI shows these images).
 
     ``params`` must be the bundle's own (:func:`core.preprocess.params.recorded_params`)
     when the views go to its models: they were trained on views cleaned that way.
+    Views are independent and their work (OpenCV, NumPy) releases the GIL, so they are
+    cleaned on a pool as wide as the cores torch uses: a single-threaded step would leave
+    the other cores idle while the models wait (the same results in any order).
     """
-    return {v: preprocess_view(case.views[v], params) for v in VIEWS if v in case.views}
+    views = [v for v in VIEWS if v in case.views]
+    if len(views) < 2 or torch.get_num_threads() < 2:
+        return {v: preprocess_view(case.views[v], params) for v in views}
+    cleaned = _view_pool().map(lambda v: preprocess_view(case.views[v], params), views)
+    return dict(zip(views, cleaned))
 
 
 @dataclass
@@ -103,7 +126,7 @@ def _run_group(
         stage1_ms=(t1 - t0) * 1e3 / share,
         stage2_ms=(t2 - t1) * 1e3 / share,
         cam_ms=(t3 - t2) * 1e3 / share if cam else 0.0,
-        device=describe_device(bundle.device),
+        device=f"{describe_device(bundle.device)}, {precision_of(bundle.device, bundle.manifest)}",
         fused_stage1_cam=cam,
         cases_in_batch=len(jobs),
     )
@@ -195,9 +218,7 @@ def _predict_group(
 ) -> list[CaseResult]:
     t0 = time.perf_counter()
     params = recorded_params(bundle.manifest, str(bundle.path))
-    jobs = [
-        _Job(c.case_id, c.content_hash(), preprocess_case(c, params), _notes(c)) for c in cases
-    ]
+    jobs = [_Job(c.case_id, c.content_hash(), preprocess_case(c, params), _notes(c)) for c in cases]
     pre_ms = (time.perf_counter() - t0) * 1e3
     return _run_group(bundle, jobs, cam=cam, method=method, batch=batch, pre_ms=pre_ms)
 

@@ -1,6 +1,7 @@
 """Batched network passes of a loaded bundle: stage-1 logits (optionally with CAM maps
 from the same pass) and stage-2 probabilities, for any list of cleaned crops.
 
+Passes run in the precision the bundle was calibrated in (:mod:`core.models.precision`).
 Every pass on a shared model holds that model's lock (:func:`core.cam.engine.model_lock`):
 a plain forward on a model that another thread is explaining would fire that thread's CAM
 hooks and corrupt its maps.
@@ -17,6 +18,7 @@ from core.cam.engine import compute_cams, model_lock
 from core.cam.targets import location_targets, stage1_targets
 from core.models.bundle import Bundle
 from core.models.inputs import model_batch
+from core.models.precision import inference_autocast
 
 __all__ = ["DEFAULT_BATCH", "sigmoid", "batched", "logits", "cam_logits"]
 
@@ -43,7 +45,7 @@ def logits(
     out = [np.zeros((0, spec.num_outputs), np.float32)]
     for chunk in batched(images, batch):
         x = model_batch(chunk, spec.input, bundle.device)
-        with model_lock(model), torch.no_grad():
+        with model_lock(model), torch.no_grad(), inference_autocast(x.device, bundle.manifest):
             out.append(model(x).float().cpu().numpy())
     return np.concatenate(out)
 
@@ -73,7 +75,8 @@ def cam_logits(
                 raise ValueError(f"{role} CAM needs one location per image")
             targets = location_targets(spec, bases[start : start + batch])
         x = model_batch(chunk, spec.input, bundle.device)
-        result = compute_cams(model, spec, x, targets, method=method)
+        with inference_autocast(x.device, bundle.manifest):
+            result = compute_cams(model, spec, x, targets, method=method)
         out.append(result.logits)
         maps.extend(result.raw)
     return np.concatenate(out), maps, spec.cam_layer

@@ -1,0 +1,55 @@
+"""core.memory: a finished case's cyclic garbage is collected and the first call freezes."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from core import memory
+
+
+@pytest.fixture
+def fresh() -> Iterator[None]:
+    """Each test starts unfrozen and leaves the process unfrozen (pytest's own objects
+    must stay collectable for the rest of the run)."""
+    gc.unfreeze()
+    memory._frozen = False
+    yield
+    gc.unfreeze()
+    memory._frozen = False
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.pixels = np.ones((512, 512), np.float32)
+        self.me = self  # a reference cycle: reference counting alone never frees it
+
+
+def test_cyclic_garbage_made_after_the_first_call_is_freed(fresh: None) -> None:
+    memory.release_memory()
+    frozen = gc.get_freeze_count()
+    assert frozen > 0  # what was alive at the first call is frozen
+    gc.disable()  # no automatic collection may free it behind the test's back
+    try:
+        node = _Node()
+        alive = weakref.ref(node)
+        del node
+        assert alive() is not None  # the cycle keeps it
+        memory.release_memory()
+        assert alive() is None
+    finally:
+        gc.enable()
+    assert gc.get_freeze_count() == frozen  # the second call froze nothing new
+
+
+def test_trim_is_reported_where_glibc_has_it(fresh: None) -> None:
+    trimmed = memory.release_memory()
+    assert trimmed is (memory._malloc_trim() is not None)
+
+
+def test_the_mmap_threshold_is_pinned_where_glibc_allows() -> None:
+    assert memory.pin_mmap_threshold() is (memory._glibc("mallopt") is not None)
