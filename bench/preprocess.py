@@ -15,7 +15,8 @@ from __future__ import annotations
 import functools
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -49,12 +50,20 @@ def _write_images(folder: Path) -> list[Path]:
     return paths[:IMAGES]
 
 
-def _one_thread() -> None:
-    """Pin OpenCV and torch to one thread: the figures are per core."""
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """OpenCV and torch on one thread while timing (the figures are per core), then back:
+    the benches after this one in the same ``python -m bench`` process use every core."""
     import torch  # imported here: only the timing needs it pinned, not the module
 
+    cv_threads, torch_threads = cv2.getNumThreads(), torch.get_num_threads()
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(cv_threads)
+        torch.set_num_threads(torch_threads)
 
 
 def _median_times(paths: list[Path], step: Callable[[np.ndarray], object]) -> tuple[float, float]:
@@ -83,8 +92,7 @@ def _median_times(paths: list[Path], step: Callable[[np.ndarray], object]) -> tu
 def _measure() -> tuple[int, dict[str, tuple[float, float]]]:
     """``(views, {pipeline: (decode s, step s)})``, measured once per process and shared
     by :func:`main` and :func:`results`."""
-    _one_thread()
-    with tempfile.TemporaryDirectory() as tmp:
+    with _one_thread(), tempfile.TemporaryDirectory() as tmp:
         paths = _write_images(Path(tmp))
         timings = {
             "ours (crop + text detect + fill)": _median_times(paths, preprocess_image),

@@ -100,3 +100,16 @@ def test_a_full_run_writes_one_object_from_every_module(
     assert "case_warm_ms" not in results and "case_warm_ms" in results["missing"]
     written.clear()
     assert bench_main.main(["stub_a"]) == 0 and written == []  # a partial run writes nothing
+
+
+def test_the_preprocessing_bench_gives_the_threads_back() -> None:
+    """It times on one thread; the benches after it in the same process must not."""
+    import cv2
+    import torch
+
+    from bench.preprocess import _one_thread
+
+    before = (cv2.getNumThreads(), torch.get_num_threads())
+    with _one_thread():
+        assert (cv2.getNumThreads(), torch.get_num_threads()) == (1, 1)
+    assert (cv2.getNumThreads(), torch.get_num_threads()) == before
