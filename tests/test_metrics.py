@@ -221,3 +221,21 @@ def test_pointing_from_predict_and_truth_files(tmp_path: Path) -> None:
     res = pointing_from_files(tmp_path / "out.views.csv", tmp_path / "truth.json")
     assert res is not None and (res.hits, res.n_views) == (1, 2)
     assert pointing_from_files(tmp_path / "missing.csv", tmp_path / "truth.json") is None
+
+
+def test_counts_and_f1_equal_scikit_learns() -> None:
+    """Counted with one bincount for speed; scikit-learn is the reference."""
+    from sklearn.metrics import confusion_matrix, f1_score
+
+    from core.metrics.binary import f1
+
+    rng = np.random.default_rng(0)
+    for n, p_true, p_pred in [(200, 0.1, 0.2), (50, 0.5, 0.5), (30, 0.0, 0.0), (30, 0.0, 0.3),
+                              (10, 1.0, 1.0), (1, 1.0, 0.0)]:  # fmt: skip
+        y = (rng.random(n) < p_true).astype(int)
+        p = (rng.random(n) < p_pred).astype(int)
+        tn, fp, fn, tp = confusion_matrix(y, p, labels=[0, 1]).ravel()
+        assert confusion_counts(y, p) == {"tp": tp, "fp": fp, "fn": fn, "tn": tn}
+        assert f1(y, p) == pytest.approx(f1_score(y, p, zero_division=0.0))
+    with pytest.raises(ValueError, match="3 labels but 2 predictions"):
+        confusion_counts([0, 1, 1], [0, 1])
