@@ -53,7 +53,7 @@ except ValueError as err:
     st.error(f"Preprocessing failed: {err}")
     st.stop()
 with st.expander("Preprocessing: crop and masked text on each view"):
-    preprocess_panel(case, clean)
+    preprocess_panel(case, clean, case_hash)
 
 if active is None:
     st.info(

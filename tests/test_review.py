@@ -101,6 +101,17 @@ def test_draw_preprocessing_outlines_crop_and_text() -> None:
     assert 128 < inside[0] < TEXT_RGB[0] and tuple(out[50, 2]) == (128, 128, 128)
 
 
+def test_a_thumbnail_is_drawn_at_its_own_size_with_the_boxes_scaled() -> None:
+    img = np.full((400, 480), 128, np.uint8)
+    rec = PreprocessRecord("margin_text", (40, 20, 440, 380), ((80, 280, 240, 340),), (480, 400))
+    out = draw_preprocessing(img, rec, height=100)
+    assert out.shape == (100, 120, 3)
+    assert tuple(out[5, 50]) == CROP_RGB  # the crop's top edge: 20 px at a quarter
+    assert tuple(out[70, 40]) == TEXT_RGB  # the text box's top edge: 280 px at a quarter
+    assert tuple(out[50, 2]) == (128, 128, 128)  # outside both: untouched
+    assert draw_preprocessing(img[:90], rec, height=100).shape[0] == 90  # never enlarged
+
+
 def test_side_by_side_and_letterbox_keep_geometry() -> None:
     pair = side_by_side(
         np.zeros((50, 100), np.uint8), np.zeros((20, 20), np.uint8), height=40, gap=4

@@ -1,5 +1,10 @@
 """Preprocessing on the case page: each original with its crop and text boxes, and the
-cleaned crop the models saw, in the injection x side x projection grid."""
+cleaned crop the models saw, in the injection x side x projection grid.
+
+The pictures are drawn at thumbnail size and kept as JPEG bytes per case and records
+(process-wide, bounded, keyed by the case's content hash, so a session only hits what it
+could have drawn itself): the panel sits in an expander that Streamlit still renders on
+every run, and redrawing eight full-resolution views cost ~150 ms of each rerun."""
 
 from __future__ import annotations
 
@@ -9,12 +14,15 @@ import streamlit as st
 
 from core.case import Case, CleanView, PreprocessRecord, SourceInfo
 from core.review.drawing import draw_preprocessing, side_by_side
+from core.review.overlay import encode_jpeg
 from ui.text import plain
 from ui.view_grid import view_cells
 
 __all__ = ["preprocess_panel", "source_caption", "framing_caption"]
 
 _THUMB_HEIGHT = 260
+#: Cases whose panel pictures are kept (8 JPEGs of ~30 kB each).
+PANEL_CASES = 8
 _KIND = {"clean": "clean", "margin": "margin cropped", "margin_text": "margin cropped, text masked"}
 
 
@@ -34,8 +42,24 @@ def source_caption(source: SourceInfo) -> str:
     return " · ".join(parts)
 
 
-def preprocess_panel(case: Case, clean: Mapping[str, CleanView]) -> None:
-    """Grid of "original (boxes drawn) | cleaned" pictures, one per view."""
+@st.cache_resource(max_entries=PANEL_CASES, show_spinner=False)
+def _pairs(
+    _case: Case, _clean: Mapping[str, CleanView], content_hash: str, records: str
+) -> dict[str, bytes]:
+    return {
+        view: encode_jpeg(side_by_side(
+            draw_preprocessing(_case.views[view].pixels, cv.record, _THUMB_HEIGHT),
+            cv.image, _THUMB_HEIGHT,
+        ))
+        for view, cv in _clean.items()
+    }  # fmt: skip
+
+
+def preprocess_panel(case: Case, clean: Mapping[str, CleanView], content_hash: str) -> None:
+    """Grid of "original (boxes drawn) | cleaned" pictures, one per view
+    (``content_hash``: the case's, which the page has already computed)."""
+    records = repr(sorted((v, cv.record) for v, cv in clean.items()))
+    pairs = _pairs(case, clean, content_hash, records)
     st.caption(
         "Left of each pair: the original with the crop (green) and masked text (amber). "
         "Right: the cleaned crop the models see. Each caption says what framed the field "
@@ -44,13 +68,9 @@ def preprocess_panel(case: Case, clean: Mapping[str, CleanView]) -> None:
     for view, col in view_cells(clean):
         with col:
             cv, source = clean[view], case.views[view].source
-            pair = side_by_side(
-                draw_preprocessing(case.views[view].pixels, cv.record), cv.image, _THUMB_HEIGHT
-            )
             st.image(
-                pair,
+                pairs[view],
                 caption=f"{view} · {_KIND.get(cv.record.image_type, cv.record.image_type)}"
                 f" · {framing_caption(cv.record)}",
-                output_format="JPEG",
             )
             st.caption(plain(source_caption(source), 160))

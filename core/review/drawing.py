@@ -41,18 +41,34 @@ def _rect(img: np.ndarray, box: Box, rgb: tuple[int, int, int], thickness: int) 
     cv2.rectangle(img, (int(x0), int(y0)), (int(x1) - 1, int(y1) - 1), rgb, thickness)
 
 
-def draw_preprocessing(original: np.ndarray, record: PreprocessRecord) -> np.ndarray:
-    """The original view in RGB with the crop box and masked text boxes drawn on it."""
+def _scaled(box: Box, f: float) -> Box:
+    x0, y0, x1, y1 = box
+    return (round(x0 * f), round(y0 * f), max(round(x0 * f) + 1, round(x1 * f)),
+            max(round(y0 * f) + 1, round(y1 * f)))  # fmt: skip
+
+
+def draw_preprocessing(
+    original: np.ndarray, record: PreprocessRecord, height: int | None = None
+) -> np.ndarray:
+    """The original view in RGB with the crop box and masked text boxes drawn on it; with
+    ``height``, shrunk to that height first and drawn there (a thumbnail costs a fraction
+    of drawing at full resolution and shrinking after, and its lines stay crisp)."""
+    f = 1.0
+    if height is not None and original.shape[0] > height:
+        f = height / original.shape[0]
+        size = (max(1, round(original.shape[1] * f)), height)
+        original = cv2.resize(original, size, interpolation=cv2.INTER_AREA)
     img = to_rgb(original)
     t = _thickness(img.shape)
-    if record.text_boxes:
+    boxes = [_scaled(b, f) for b in record.text_boxes]
+    if boxes:
         fill = img.copy()
-        for x0, y0, x1, y1 in record.text_boxes:
+        for x0, y0, x1, y1 in boxes:
             fill[y0:y1, x0:x1] = TEXT_RGB
         img = cv2.addWeighted(fill, _TEXT_FILL_ALPHA, img, 1 - _TEXT_FILL_ALPHA, 0)
-        for box in record.text_boxes:
+        for box in boxes:
             _rect(img, box, TEXT_RGB, t)
-    _rect(img, record.crop, CROP_RGB, t)
+    _rect(img, _scaled(record.crop, f), CROP_RGB, t)
     return img
 
 
