@@ -53,3 +53,26 @@ def test_trim_is_reported_where_glibc_has_it(fresh: None) -> None:
 
 def test_the_mmap_threshold_is_pinned_where_glibc_allows() -> None:
     assert memory.pin_mmap_threshold() is (memory._glibc("mallopt") is not None)
+
+
+def test_a_release_asked_for_soon_runs_once_off_the_page_thread(fresh: None) -> None:
+    import threading
+
+    ran_on: list[str] = []
+    real = memory.release_memory
+
+    def spy() -> bool:
+        ran_on.append(threading.current_thread().name)
+        return real()
+
+    before = len(memory.release_ms)
+    memory.release_memory = spy  # type: ignore[assignment]
+    try:
+        memory.release_memory_soon(0.05)
+        memory.release_memory_soon(0.05)  # joins the pending one
+        assert not memory.wait_idle(0)  # pending: a benchmark would wait here
+        assert memory.wait_idle(5)
+    finally:
+        memory.release_memory = real  # type: ignore[assignment]
+    assert len(ran_on) == 1 and ran_on[0] != threading.current_thread().name
+    assert len(memory.release_ms) == before + 1 and gc.get_freeze_count() > 0

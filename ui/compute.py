@@ -20,7 +20,7 @@ import streamlit as st
 
 from core.cam.methods import DEFAULT_METHOD
 from core.case import Case, CleanView
-from core.memory import release_memory
+from core.memory import release_memory_soon
 from core.models.bundle import Bundle
 from core.models.explain import STAGE1_TARGET, explain
 from core.models.inference import preprocess_case, run_clean
@@ -53,7 +53,7 @@ CLEAN_CASES = 4
 def _clean_views(
     _case: Case, _params: PreprocessParams, content_hash: str, params_digest: str, pipeline: str
 ) -> tuple[dict[str, CleanView], float]:
-    release_memory()  # a new case: the last one's freed pages go back first (core.memory)
+    release_memory_soon()  # a new case: the last one's garbage goes once it is shown
     t0 = time.perf_counter()
     clean = preprocess_case(_case, _params)
     return clean, (time.perf_counter() - t0) * 1e3

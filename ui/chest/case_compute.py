@@ -16,7 +16,7 @@ import numpy as np
 import streamlit as st
 
 from core.case import Case
-from core.memory import release_memory
+from core.memory import release_memory_soon
 from core.models.bundle import Bundle
 from core.pipeline_version import pipeline_version
 from core.studies.chest.annotations import AnnotationError
@@ -34,7 +34,7 @@ __all__ = ["film_result", "film_heat", "film_truth_of"]
 def _film_result(
     _bundle: Bundle, _case: Case, key: str, size: tuple[int, int], bundle_sha256: str, pipeline: str
 ) -> ChestResult:
-    release_memory()  # a new film: the last one's freed pages go back first (core.memory)
+    release_memory_soon()  # a new film: the last one's garbage goes once it is shown
     return next(predict_chest(_bundle, [_case], {_case.case_id: size}))
 
 
