@@ -58,7 +58,7 @@ def test_pick_map_open_and_send(
     server: OrthancServer,  # noqa: F811  (the fixture imported above)
     tmp_path: Path,
 ) -> None:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     seen: list[str] = []
 
@@ -84,7 +84,9 @@ def test_pick_map_open_and_send(
             page.get_by_role("button", name="Retrieve and map this study").click()
             page.get_by_text("8 views mapped").wait_for(timeout=WAIT_MS)
             page.get_by_role("heading", name="Series and views").wait_for(timeout=WAIT_MS)
-            mapping = page.locator("[data-testid=stTable]").inner_text()
+            tables = page.locator("[data-testid=stTable]")
+            expect(tables).to_have_count(1, timeout=WAIT_MS)  # a rerun's stale copy is gone
+            mapping = tables.inner_text()
             assert len(re.findall(r"series \d image 1", mapping)) == 9, mapping
             assert "not used" in mapping and "positioner angle +45 deg is oblique" in mapping
             for view in ("LI-A", "LI-B", "LV-A", "LV-B", "RI-A", "RI-B", "RV-A", "RV-B"):
@@ -96,7 +98,8 @@ def test_pick_map_open_and_send(
             page.get_by_role("option", name="leave out").click()
             page.get_by_role("button", name="Apply the corrections").click()
             page.get_by_text("7 of 8 views; missing: LI-A.").wait_for(timeout=WAIT_MS)
-            assert "left out by the reader" in page.locator("[data-testid=stTable]").inner_text()
+            expect(tables).to_have_count(1, timeout=WAIT_MS)
+            expect(tables).to_contain_text("left out by the reader", timeout=WAIT_MS)
             seen.append(page.inner_text("body"))
             assert page.locator("[data-testid=stException]").count() == 0
 

@@ -25,9 +25,10 @@ import streamlit as st
 from core.auth import Permission
 from core.case import Case
 from core.pacs.review import PacsReview
+from core.studies import get_study
 
 __all__ = [
-    "CASE_PAGES",
+    "case_page",
     "CONFIGURES_PACS",
     "PACS_OPEN",
     "WORKLIST_STUDY",
@@ -42,8 +43,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The case page of each study a PACS study can be reviewed in.
-CASE_PAGES = {"aneurysm": "pages/case_review.py", "chest": "pages/chest_case.py"}
 #: Pending hand-over to a case page: the study name.
 PACS_OPEN = "pacs_open"
 #: The study the worklist's chosen row goes to; app.py draws that study's bundle panel.
@@ -80,11 +79,16 @@ def release() -> None:
         log.info("a retrieved PACS study was closed")
 
 
+def case_page(study: str) -> str:
+    """The study's case page: the first page it declares (its single-case review)."""
+    return get_study(study).pages[0].path
+
+
 def open_in_case_page(review: PacsReview) -> None:
     """Hand ``review``'s case to its study's case page and go there."""
     study = review.bundle.study
     st.session_state[PACS_OPEN] = study
-    st.switch_page(CASE_PAGES[study])
+    st.switch_page(case_page(study))
 
 
 def take_open(study: str) -> PacsReview | None:

@@ -201,7 +201,7 @@ class Study:
     roles: tuple[str, ...]
     rules: tuple[str, ...]
     metrics: tuple[str, ...]
-    pages: tuple[StudyPage, ...]
+    pages: tuple[StudyPage, ...]  # the single-case review page first (the PACS worklist opens it)
     verbs: tuple[str, ...]
     predict: Predictor | None = None
     check_specs: SpecCheck | None = None
