@@ -29,7 +29,7 @@ from core.models.bundle import load_bundle
 from core.models.inference import iter_predict_cases
 from core.models.precision import precision_of, setting
 from core.models.result import CaseResult
-from core.paths import data_dir, demo_bundle_dir
+from core.paths import demo_bundle_dir, demo_cohort_dir
 
 __all__ = ["PATIENTS", "main", "results"]
 
@@ -57,7 +57,7 @@ def _run(bundle: object, folder: str, value: str) -> tuple[list[CaseResult], flo
 
 @functools.cache
 def _measure() -> tuple[str, dict[str, float]]:
-    held_out = data_dir() / "cohorts" / "demo-heldout"
+    held_out = demo_cohort_dir("heldout")
     if not held_out.is_dir():
         raise FileNotFoundError(f"no demo held-out cohort at {held_out}: run make demo first")
     bundle = load_bundle(demo_bundle_dir())
