@@ -44,13 +44,14 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from bench.scratch import scratch_dir
 
 __all__ = ["fragment_id", "fragment_rerun", "main", "results"]
 
@@ -149,7 +150,7 @@ def _timing() -> dict[str, float]:
     from core.memory import release_ms, wait_idle
     from core.models.bundle import load_bundle
 
-    tmp = Path(tempfile.mkdtemp())
+    tmp = scratch_dir("case-page-bench-")
     folder = _setup(tmp)
     samples = sorted(p for p in (paths.ASSETS / "samples").iterdir() if p.is_dir())
 
@@ -270,7 +271,7 @@ def _memory() -> dict[str, float]:
     """Peak RSS over :data:`CASES_FOR_MEMORY` different cases in one session."""
     from core.memory import wait_idle
 
-    _setup(Path(tempfile.mkdtemp()))
+    _setup(scratch_dir("case-memory-bench-"))
     at = _app()
     peaks, loaded = [], 0.0
     t0 = time.perf_counter()

@@ -53,9 +53,8 @@ def _cohort(root: Path) -> Path:
 @functools.cache
 def _run() -> tuple[str, dict[str, float]]:
     """One measurement per process, shared by :func:`main` and :func:`results`."""
-    import tempfile
-
     from bench.chest_models import bench_bundle
+    from bench.scratch import scratch_dir
     from core import paths
     from core.models.thresholds import Thresholds
     from core.studies.chest.classes import ALL_LABELS
@@ -64,7 +63,7 @@ def _run() -> tuple[str, dict[str, float]]:
     from core.studies.chest.ensemble import EnsembleSettings
 
     folder = _cohort(paths.data_dir())
-    bundle, source = bench_bundle(Path(tempfile.mkdtemp(prefix="chest-cohort-bench-")))
+    bundle, source = bench_bundle(scratch_dir("chest-cohort-bench-"))
     print(
         f"chest cohort: member boxes of {FILMS} films (cached after the first run)…",
         file=sys.stderr,

@@ -27,10 +27,11 @@ import json
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+
+from bench.scratch import scratch_dir
 
 __all__ = ["main", "results"]
 
@@ -56,7 +57,7 @@ def _child() -> None:
     from core.studies.chest.synth import generate_chest_cohort
     from ui.bundle import TRAINING_SET, ActiveBundle
 
-    tmp = Path(tempfile.mkdtemp(prefix="chest-page-bench-"))
+    tmp = scratch_dir("chest-page-bench-")
     films = sorted(
         generate_chest_cohort(tmp / "films", 3, 41, size=CHEST_PLAN.film_size, workers=1).glob(
             "*.dicom"
