@@ -85,8 +85,12 @@ def _timed(step: Callable[[], Any]) -> float:
 def _setup(tmp: Path) -> Path:
     """The bundle the app opens (a copy of the demo bundle, or random-init models)."""
     from bench.inference import _bundle
+    from core.models.model_thread import call_on_model_thread
 
-    bundle, source = _bundle(tmp)
+    # Loaded where the app's script threads have it loaded: this (main) thread starting
+    # parallel work would give the process a second OpenMP team and throttle the model
+    # thread's (core.models.model_thread), which a real server's main thread never does.
+    bundle, source = call_on_model_thread(_bundle, tmp)
     folder = bundle.path
     os.environ["REVIEW_BUNDLE"] = str(folder)
     os.environ["REVIEW_DATA_DIR"] = str(tmp / "data")

@@ -51,6 +51,7 @@ def _child() -> None:
     from streamlit.testing.v1 import AppTest
 
     from bench.chest_models import bench_bundle
+    from core.models.model_thread import call_on_model_thread
     from core.review.identity import bundle_identity
     from core.studies.chest.classes import CLASSES
     from core.studies.chest.demo import CHEST_PLAN
@@ -64,7 +65,7 @@ def _child() -> None:
         )
     )
     t0 = time.perf_counter()
-    bundle, source = bench_bundle(tmp)
+    bundle, source = call_on_model_thread(bench_bundle, tmp)  # as in bench/case_page.py
     load_ms = (time.perf_counter() - t0) * 1e3
     ident = bundle_identity(bundle.path, bundle.name, bundle.manifest_sha256, bundle.manifest)
     import os

@@ -57,6 +57,7 @@ from core.models.manifest import (
     sha256_file,
     shape_errors,
 )
+from core.models.model_thread import on_model_thread
 from core.models.registry import ModelSpec, RegistryError
 from core.models.thresholds import Thresholds
 from core.studies import StudyError, StudySchema, get_study
@@ -240,6 +241,7 @@ _CACHE: OrderedDict[tuple[str, str, str], Bundle] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 
 
+@on_model_thread
 def load_bundle(path: str | Path, device: str | torch.device | None = None) -> Bundle:
     """Load (once per process, while cached) and verify a bundle; raises :class:`BundleError`."""
     manifest = read_manifest(path)

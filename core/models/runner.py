@@ -18,6 +18,7 @@ from core.cam.engine import compute_cams, model_lock
 from core.cam.targets import location_targets, stage1_targets
 from core.models.bundle import Bundle
 from core.models.inputs import model_batch
+from core.models.model_thread import on_model_thread
 from core.models.precision import inference_autocast
 
 __all__ = ["DEFAULT_BATCH", "sigmoid", "batched", "logits", "cam_logits"]
@@ -37,6 +38,7 @@ def batched(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
+@on_model_thread
 def logits(
     bundle: Bundle, role: str, images: Sequence[np.ndarray], batch: int = DEFAULT_BATCH
 ) -> np.ndarray:
@@ -50,6 +52,7 @@ def logits(
     return np.concatenate(out)
 
 
+@on_model_thread
 def cam_logits(
     bundle: Bundle,
     role: str,

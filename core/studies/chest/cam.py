@@ -24,6 +24,7 @@ from pytorch_grad_cam.utils.model_targets import FasterRCNNBoxScoreTarget
 from torch import nn
 
 from core.cam.engine import model_lock
+from core.models.model_thread import on_model_thread
 from core.models.registry import ModelSpec
 
 __all__ = [
@@ -65,6 +66,7 @@ class _AnyTarget:
         return torch.zeros(())
 
 
+@on_model_thread
 def detector_eigencam(model: nn.Module, spec: ModelSpec, x: torch.Tensor) -> np.ndarray:
     """``(B, H, W)`` float32 maps in [0, 1] for ``x`` (``[B, 1, H, W]`` in [0, 1])."""
     layer = model.get_submodule(spec.cam_layer)
@@ -79,6 +81,7 @@ def detector_eigencam(model: nn.Module, spec: ModelSpec, x: torch.Tensor) -> np.
     return np.asarray(maps, dtype=np.float32)
 
 
+@on_model_thread
 def frcnn_box_gradcam(
     model: nn.Module, spec: ModelSpec, x: torch.Tensor, box: np.ndarray, label: int,
     iou_threshold: float = 0.5,

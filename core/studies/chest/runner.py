@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 
 from core.models.bundle import Bundle
+from core.models.model_thread import on_model_thread
 from core.studies.chest.classes import NO_FINDING_ID
 from core.studies.chest.ensemble import EnsembleSettings, fuse_members
 from core.studies.chest.roles import CLASSIFIER, detector_roles
@@ -163,6 +164,7 @@ class ChestRunner:
             self.bundle.model(CLASSIFIER), x, spec.input.mean[0], spec.input.std[0]
         )
 
+    @on_model_thread
     def run(
         self,
         films: Sequence[np.ndarray],
