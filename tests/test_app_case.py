@@ -136,6 +136,24 @@ def test_upload_to_results(app_env: Path, sample_cases: list[Path]) -> None:
     assert "Stage 1 positive" in texts(at.error)  # stage-1 threshold 0: every case is positive
 
 
+def test_preprocessing_panel_is_drawn_only_while_open(
+    app_env: Path, sample_cases: list[Path]
+) -> None:
+    def panel(at: AppTest) -> list[str]:
+        [expander] = [e for e in at.expander if e.label.startswith("Preprocessing")]
+        return [c for image in expander.image for c in image.captions]
+
+    at = upload(new_app().run(), files_of(sample_cases[0]))
+    assert_clean(at)
+    assert panel(at) == []  # closed: no thumbnails drawn for a case nobody looks at
+    at.session_state["preprocess_open"] = True  # what clicking the expander sets
+    at.run()
+    assert_clean(at)
+    captions = panel(at)
+    assert sorted(c.split(" · ")[0] for c in captions) == sorted(VIEWS)
+    assert all("surround" in c for c in captions), captions  # the framing found, per view
+
+
 def test_zip_upload(app_env: Path, sample_cases: list[Path]) -> None:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -182,7 +200,9 @@ def test_dicom_run_shows_its_frame_rule_and_no_identifier(
     frame = np.asarray(Image.open(io.BytesIO(data)).convert("L"))
     run = np.stack([frame, np.maximum(frame, 40), frame // 2 + 100])  # three frames
     files[0] = (name.replace(".jpg", ".dcm"), dicom(run), "application/dicom")
-    at = upload(new_app().run(), files)
+    at = new_app().run()
+    at.session_state["preprocess_open"] = True  # the source captions are in that panel
+    at = upload(at, files)
     assert_clean(at)
     assert "3 frames → minimum-intensity projection over 3 frames" in texts(at.caption)
     assert "Partial case" not in texts(at.warning) and "Results" in [s.value for s in at.subheader]

@@ -80,8 +80,11 @@ def _case_result(
     key: str,
     bundle_sha256: str,
     pipeline: str,
+    _content_hash: str,
 ) -> CaseResult:
-    return run_clean(_bundle, _case, _clean, cam=True, preprocess_ms=_preprocess_ms)
+    return run_clean(
+        _bundle, _case, _clean, cam=True, preprocess_ms=_preprocess_ms, content_hash=_content_hash
+    )
 
 
 def case_result(
@@ -91,10 +94,15 @@ def case_result(
     preprocess_ms: float,
     key: str,
     bundle_sha256: str,
+    content_hash: str | None = None,
 ) -> CaseResult:
     """Both stages plus the default stage-1 heatmaps, under the bundle's own thresholds
-    (a session's threshold set is applied afterwards with ``with_thresholds``)."""
-    return _case_result(bundle, case, clean, preprocess_ms, key, bundle_sha256, pipeline_version())
+    (a session's threshold set is applied afterwards with ``with_thresholds``).
+    ``content_hash``: ``case.content_hash()`` when the caller has it already."""
+    return _case_result(
+        bundle, case, clean, preprocess_ms, key, bundle_sha256, pipeline_version(),
+        content_hash or case.content_hash(),
+    )  # fmt: skip
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

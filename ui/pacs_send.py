@@ -125,7 +125,7 @@ def pacs_send_panel(reviewed: ReviewedCase, bundle: Bundle) -> None:
     review = review_for(reviewed.case)
     if review is None:
         return
-    case_hash = reviewed.case.content_hash()
+    case_hash = reviewed.case_hash
     st.subheader("Results to PACS")
     st.caption(
         "Stores a DICOM Structured Report of these findings (with the verdicts saved on this "

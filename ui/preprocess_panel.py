@@ -3,8 +3,9 @@ cleaned crop the models saw, in the injection x side x projection grid.
 
 The pictures are drawn at thumbnail size and kept as JPEG bytes per case and records
 (process-wide, bounded, keyed by the case's content hash, so a session only hits what it
-could have drawn itself): the panel sits in an expander that Streamlit still renders on
-every run, and redrawing eight full-resolution views cost ~150 ms of each rerun."""
+could have drawn itself): redrawing eight full-resolution views cost ~150 ms of each
+rerun. The case page draws the panel only while its expander is open (drawing the
+thumbnails of a new case still costs ~40 ms)."""
 
 from __future__ import annotations
 

@@ -128,6 +128,6 @@ def verdict_panel(reviewed: ReviewedCase) -> None:
                 lambda reviewer: build_verdicts(
                     reviewed, reviewer, chosen, missed, comment, uuid.UUID(form_id)
                 ),
-                reviewed.case.content_hash(),
+                reviewed.case_hash,
             )
-    stored_verdicts(reviewed.case.content_hash(), "stored_verdicts")
+    stored_verdicts(reviewed.case_hash, "stored_verdicts")

@@ -15,6 +15,7 @@ aneurysm-only consumers (the HTML report and the CSV) ask for the aneurysm resul
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from types import MappingProxyType
 from typing import Mapping
 
@@ -60,6 +61,12 @@ class ReviewedCase:
             raise ValueError("heatmaps without the settings they were drawn with")
         if self.cam_ms < 0:
             raise ValueError(f"cam_ms must be >= 0, got {self.cam_ms}")
+
+    @cached_property
+    def case_hash(self) -> str:
+        """``case.content_hash()``, once per record: hashing eight views' pixels takes
+        ~12 ms, and a page asks for it several times per rerun."""
+        return self.case.content_hash()
 
     def with_heatmaps(
         self, settings: HeatmapSettings, cams: Mapping[str, ViewCam], cam_ms: float
