@@ -34,7 +34,6 @@ from core.preprocess.params import (
 from core.preprocess.reference import reference_crop, reference_preprocess
 from core.preprocess.regions import TILE, candidate_rects
 from core.preprocess.score import score_dirs
-from core.preprocess.strokes import _int_median
 from core.synth import generate_cohort
 
 # --------------------------------------------------------------------------- helpers
@@ -192,15 +191,6 @@ def test_label_boxes_matches_opencv_stats() -> None:
         x, y, w, h, area = (stats[1:, i] for i in range(5))
         assert np.array_equal(labels, ref_labels)
         assert np.array_equal(boxes, np.stack([x, y, x + w, y + h, area], axis=1))
-
-
-def test_histogram_median_is_numpys_median() -> None:
-    rng = np.random.default_rng(1)
-    for n in (1, 2, 7, 400, 15001):
-        grey = rng.integers(0, 256, n).astype(np.uint8)
-        signed = rng.integers(-255, 600, n)
-        assert _int_median(grey) == np.median(grey)
-        assert _int_median(signed) == np.median(signed)
 
 
 def test_candidate_rects_hold_every_seed_with_room_and_never_overlap() -> None:

@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from core.case import Box, FieldShape, Surround
+from core.preprocess.histstats import grey_median, grey_percentile
 from core.preprocess.params import DEFAULT_PARAMS, PreprocessParams
 
 __all__ = ["Field", "background_level", "dark_threshold", "find_field", "find_crop"]
@@ -95,7 +96,7 @@ def background_level(gray: np.ndarray) -> float:
     for background; the upper quartile still lands on background.
     """
     h, w = gray.shape
-    return float(np.percentile(gray[h // 4 : h - h // 4 or h, w // 4 : w - w // 4 or w], 75))
+    return grey_percentile(gray[h // 4 : h - h // 4 or h, w // 4 : w - w // 4 or w], 75)
 
 
 def dark_threshold(background: float, params: PreprocessParams = DEFAULT_PARAMS) -> int:
@@ -124,7 +125,7 @@ def _surround_level(
     that a margin a few pixels wide is seen, not averaged into the field.
     """
     strips = (gray[:2], gray[-2:], gray[:, :2], gray[:, -2:])
-    levels = [float(np.median(s)) for s in strips]
+    levels = [grey_median(s) for s in strips]
     level = max(levels, key=lambda v: abs(v - bg))
     return level if abs(level - bg) >= contrast else None
 
@@ -155,7 +156,7 @@ def _sharp_edge(small: np.ndarray, field: np.ndarray, level: float, bg: float) -
         return None
     if not inner.any():
         return False
-    step = abs(float(np.median(small[inner > 0])) - float(np.median(small[outer > 0])))
+    step = abs(grey_median(small[inner > 0]) - grey_median(small[outer > 0]))
     return step >= _EDGE_SHARPNESS * abs(bg - level)
 
 
@@ -179,7 +180,7 @@ def _sharp_at(gray: np.ndarray, crop: Box, level: float, bg: float) -> bool:
         inside.append(gray[y0:y1, max(0, x1 - 6) : x1 - 2].ravel())
     if not outside:
         return False
-    step = abs(float(np.median(np.concatenate(inside))) - float(np.median(np.concatenate(outside))))
+    step = abs(grey_median(np.concatenate(inside)) - grey_median(np.concatenate(outside)))
     return step >= _EDGE_SHARPNESS * abs(bg - level)
 
 
