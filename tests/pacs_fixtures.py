@@ -38,6 +38,8 @@ from pydicom.uid import (
     generate_uid,
 )
 
+from core.pacs.config import Endpoint
+
 #: Identifiers the source study carries; they must reach the SR and captures (same study)
 #: and nothing else: not the CLI's output, the logs or the app's exports.
 PATIENT_NAME = "Mcintyre^Rosalind^Q"
@@ -75,6 +77,12 @@ class OrthancServer:
     url: str  # the DICOMweb root
     http: str  # the REST root
     storage: Path
+
+
+def endpoint(server: OrthancServer, name: str = "test-pacs", password: str = PASSWORD) -> Endpoint:
+    """The test Orthanc as a configured endpoint with basic credentials (another
+    ``password`` for a 401)."""
+    return Endpoint(name, server.url, "basic", credentials={"username": USER, "password": password})
 
 
 def _free_port() -> int:

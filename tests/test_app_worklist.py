@@ -21,10 +21,9 @@ from pacs_fixtures import (
     ACCESSION,
     BIRTH_DATE,
     OTHER_ACCESSION,
-    PASSWORD,
     PATIENT_ID,
     PATIENT_NAME,
-    USER,
+    endpoint,
 )
 from streamlit.testing.v1 import AppTest
 from test_app_chest_case import active, chest_app
@@ -190,7 +189,7 @@ def test_a_pacs_case_opens_on_the_case_page_and_a_failed_send_says_so(
     from core.pacs.review import review_study
     from ui.worklist_session import PACS_OPEN
 
-    ep = Endpoint("lab", server.url, "basic", credentials={"username": USER, "password": PASSWORD})
+    ep = endpoint(server, "lab")
     (row,) = query(ep, accession=ACCESSION)
     review = review_study(ep, row.study_uid, tiny_bundle)
     down = Endpoint("lab", f"http://127.0.0.1:{free_port()}/dicom-web")
@@ -232,7 +231,7 @@ def test_a_pacs_film_opens_on_the_film_page_with_its_send_button(
     from core.pacs.review import review_study
     from ui.worklist_session import PACS_OPEN
 
-    ep = Endpoint("lab", server.url, "basic", credentials={"username": USER, "password": PASSWORD})
+    ep = endpoint(server, "lab")
     (row,) = query(ep, accession=OTHER_ACCESSION)
     review = review_study(ep, row.study_uid, chest_env)
     try:

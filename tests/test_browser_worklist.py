@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from browser_marks import BROWSER_MARKS
-from pacs_fixtures import ACCESSION, BIRTH_DATE, PASSWORD, PATIENT_ID, PATIENT_NAME, USER
+from pacs_fixtures import ACCESSION, BIRTH_DATE, PATIENT_ID, PATIENT_NAME, endpoint
 from worklist_fixtures import (  # noqa: F401  (fixtures: orthanc, server)
     CREDENTIAL_ENV,
     OrthancServer,
@@ -27,7 +27,6 @@ from worklist_fixtures import (  # noqa: F401  (fixtures: orthanc, server)
 )
 
 from core.pacs.client import make_client
-from core.pacs.config import Endpoint
 from scripts.app_server import CHROMIUM, CHROMIUM_ARGS, STARTUP_S, serve
 
 pytestmark = BROWSER_MARKS
@@ -129,7 +128,7 @@ def test_pick_map_open_and_send(
         finally:
             browser.close()
     _clean("\n".join(seen) + (tmp_path / "streamlit.log").read_text())
-    ep = Endpoint("lab", server.url, "basic", credentials={"username": USER, "password": PASSWORD})
+    ep = endpoint(server, "lab")
     client = make_client(ep)
     (study,) = client.search_for_studies(search_filters={"AccessionNumber": ACCESSION})
     uid = study["0020000D"]["Value"][0]

@@ -35,6 +35,7 @@ from pacs_fixtures import (
     OrthancServer,
     chest_study,
     dsa_study,
+    endpoint,
     orthanc,  # noqa: F401  (the fixture)
 )
 from pydicom.dataset import Dataset
@@ -79,12 +80,6 @@ class Verdict:
     corrected_label: int | None = None
 
 
-def _endpoint(server: OrthancServer, password: str = PASSWORD) -> Endpoint:
-    return Endpoint(
-        "test-pacs", server.url, "basic", credentials={"username": USER, "password": password}
-    )
-
-
 @pytest.fixture(scope="module")
 def server(
     orthanc: OrthancServer,  # noqa: F811  (the fixture imported above)
@@ -92,7 +87,7 @@ def server(
     tiny_chest_cohort: Path,
 ) -> OrthancServer:
     """Orthanc holding the DSA study and the chest study (stored with STOW-RS)."""
-    client = make_client(_endpoint(orthanc))
+    client = make_client(endpoint(orthanc))
     client.store_instances(dsa_study(sample_cases[0]))
     film = min(tiny_chest_cohort.rglob("*.dicom"))
     client.store_instances(chest_study(film))
@@ -106,7 +101,7 @@ def _data_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def _study_uid(server: OrthancServer, accession: str) -> str:
-    (row,) = query(_endpoint(server), accession=accession)
+    (row,) = query(endpoint(server), accession=accession)
     return row.study_uid
 
 
@@ -118,7 +113,7 @@ def dsa_review(
     mp.setenv(paths.DATA_ENV, str(tmp_path_factory.mktemp("pacs-data")))
     heard: list[tuple[int, int]] = []
     review = review_study(
-        _endpoint(server), _study_uid(server, ACCESSION), tiny_bundle,
+        endpoint(server), _study_uid(server, ACCESSION), tiny_bundle,
         progress=lambda done, total: heard.append((done, total)),
     )  # fmt: skip
     n = len(review.files.files)
@@ -131,7 +126,7 @@ def dsa_review(
 def test_query_shows_the_worklist_without_identifiers(
     server: OrthancServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    ep = _endpoint(server)
+    ep = endpoint(server)
     with caplog.at_level(logging.DEBUG):
         (row,) = query(ep, accession=ACCESSION)
     assert (row.accession, row.study_date, row.modalities) == (ACCESSION, "20260312", ("XA",))
@@ -180,13 +175,13 @@ def test_dsa_results_go_back_and_read_back_exactly(
     assert len(objects.captures) == 8
     report = send_results(dsa_review, objects.all)
     assert report.stored == tuple(str(d.SOPInstanceUID) for d in objects.all)
-    client = make_client(_endpoint(server))
+    client = make_client(endpoint(server))
     found = {i["00080016"]["Value"][0]: i["00080018"]["Value"][0]
              for i in client.search_for_instances(dsa_review.study_uid, search_filters={"Modality": "SR"})}  # fmt: skip
     assert found == {SR_CLASS: str(objects.sr.SOPInstanceUID)}
     sr = objects.sr
     back = read_back(
-        _endpoint(server), dsa_review.study_uid, sr.SeriesInstanceUID, sr.SOPInstanceUID
+        endpoint(server), dsa_review.study_uid, sr.SeriesInstanceUID, sr.SOPInstanceUID
     )
     bundle = (dsa_review.bundle.name, dsa_review.bundle.manifest_sha256)
     assert check_sr(back, findings, objects.sources, bundle, verdicts) == []
@@ -203,7 +198,7 @@ def test_dsa_results_go_back_and_read_back_exactly(
     # the captures: same study, stamped, referencing their source
     shot = objects.captures[0]
     sc = read_back(
-        _endpoint(server), dsa_review.study_uid, shot.SeriesInstanceUID, shot.SOPInstanceUID
+        endpoint(server), dsa_review.study_uid, shot.SeriesInstanceUID, shot.SOPInstanceUID
     )
     assert sc.SOPClassUID == SC_CLASS and sc.BurnedInAnnotation == "YES"
     assert sc.PatientID == PATIENT_ID and sc.StudyInstanceUID == dsa_review.study_uid
@@ -218,7 +213,7 @@ def test_dsa_results_go_back_and_read_back_exactly(
 def test_chest_film_review_and_boxes_as_regions(
     server: OrthancServer, tiny_chest_bundle: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ep = _endpoint(server)
+    ep = endpoint(server)
     review = review_study(ep, _study_uid(server, OTHER_ACCESSION), tiny_chest_bundle)
     try:
         assert (
@@ -270,17 +265,17 @@ def test_failures_each_have_a_clear_message(
     with pytest.raises(
         PacsAuthError, match=r"test-pacs \(127.0.0.1:\d+\) refused the credentials \(HTTP 401\)"
     ):
-        query(_endpoint(server, "wrong"))
+        query(endpoint(server, password="wrong"))
     with pytest.raises(
         StudyNotFound, match=r"not found \(HTTP 404\) while reading the study's metadata"
     ):
-        review_study(_endpoint(server), generate_uid(), tiny_bundle)
+        review_study(endpoint(server), generate_uid(), tiny_bundle)
     chest_uid = _study_uid(server, OTHER_ACCESSION)
     with pytest.raises(
         UnmappableStudy,
         match=r"maps to a view of the aneurysm study \(.*series 1 image 1: DX is not read by the aneurysm study",
     ):
-        review_study(_endpoint(server), chest_uid, tiny_bundle)
+        review_study(endpoint(server), chest_uid, tiny_bundle)
     assert not any((_data_root / "pacs").iterdir())  # the retrieved film was removed
 
 
@@ -293,7 +288,7 @@ def test_a_study_over_the_limits_is_refused_before_or_while_downloading(
         StudyTooLarge,
         match=r"the study holds \d+ images, .* at most 4 images .* Nothing was downloaded",
     ):
-        review_study(_endpoint(server), uid, tiny_bundle)
+        review_study(endpoint(server), uid, tiny_bundle)
     assert not (_data_root / "pacs").exists()
     monkeypatch.undo()
     monkeypatch.setenv(paths.DATA_ENV, str(_data_root))
@@ -302,7 +297,7 @@ def test_a_study_over_the_limits_is_refused_before_or_while_downloading(
         StudyTooLarge,
         match=r"one instance is larger than 85,536 bytes .* the retrieval was stopped",
     ):
-        review_study(_endpoint(server), uid, tiny_bundle)
+        review_study(endpoint(server), uid, tiny_bundle)
     assert not any((_data_root / "pacs").iterdir())
 
 
@@ -417,11 +412,11 @@ def test_cli_query_and_review_send_print_no_identifiers(
     out = json.loads(printed)
     assert code == 0 and out["sent"]["sr_check"] == "the SR read back from the server matches"
     assert out["sent"]["verdicts"] == 1
-    (item,) = make_client(_endpoint(server)).search_for_instances(
+    (item,) = make_client(endpoint(server)).search_for_instances(
         dsa_review.study_uid, search_filters={"SOPInstanceUID": out["sent"]["sr"]}
     )
     sr = read_back(
-        _endpoint(server), dsa_review.study_uid, item["0020000E"]["Value"][0], out["sent"]["sr"]
+        endpoint(server), dsa_review.study_uid, item["0020000E"]["Value"][0], out["sent"]["sr"]
     )
     text = str(sr)
     assert "Reviewer disagrees" in text and "Dr Reviewer" not in text and COMMENT not in text

@@ -14,8 +14,6 @@ this app's own earlier results on the server.
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,11 +21,11 @@ from typing import Any
 import numpy as np
 import pytest
 from dicomweb_client.api import DICOMwebClient
+from fresh_imports import imported_in_fresh_interpreter
 from pacs_fixtures import (
-    PASSWORD,
-    USER,
     OrthancServer,
     dsa_study_split,
+    endpoint,
     orthanc,  # noqa: F401  (the fixture)
     xa_run,
 )
@@ -39,7 +37,6 @@ from core.intake.decode import decode_image
 from core.intake.guards import Geometry
 from core.pacs.capture import build_captures
 from core.pacs.client import make_client
-from core.pacs.config import Endpoint
 from core.pacs.errors import PacsError
 from core.pacs.inventory import Instance, StudyInventory
 from core.pacs.mapping import build_case, map_views
@@ -198,7 +195,6 @@ def test_core_pacs_needs_no_built_in_study_piece_for_the_toy() -> None:
     """On a fresh interpreter: mapping a toy study loads neither built-in study's view rule
     nor the chest intake, nor torch (core.intake's package loads the aneurysm intake)."""
     code = (
-        "import sys\n"
         "from core.intake.guards import Geometry\n"
         "from core.pacs.inventory import Instance, StudyInventory\n"
         "from core.pacs.mapping import map_views\n"
@@ -211,24 +207,12 @@ def test_core_pacs_needs_no_built_in_study_piece_for_the_toy() -> None:
         " pacs=PacsHooks(('MG',), rule, lambda f, c, r: None, ('71651007', 'SCT', 'Mammography'))))\n"
         "inv = StudyInventory('1', [Instance('a', 'a.1', '', 'MG', 1, 1, Geometry(8, 8))])\n"
         "assert list(map_views(inv, 'toypacs').views) == ['front']\n"
-        "bad = [n for n in ('core.pacs.dsa_rules', 'core.pacs.film_rules',"
-        " 'core.studies.chest.film', 'torch') if n in sys.modules]\n"
-        "print(','.join(bad))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
-        cwd=Path(__file__).resolve().parent.parent,
-    )  # fmt: skip
-    assert out.stdout.strip() == ""
+    built_in = ("core.pacs.dsa_rules", "core.pacs.film_rules", "core.studies.chest.film", "torch")
+    assert imported_in_fresh_interpreter(code, built_in) == []
 
 
 # --- against a real Orthanc ----------------------------------------------------------------
-
-
-def _endpoint(server: OrthancServer) -> Endpoint:
-    return Endpoint(
-        "test-pacs", server.url, "basic", credentials={"username": USER, "password": PASSWORD}
-    )
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +223,7 @@ def split(
     """Orthanc holding a DSA study whose LI-A run is four single-frame instances; and that
     run as the one multi-frame instance it would otherwise be."""
     study, run = dsa_study_split(sample_cases[0], "LI-A", ACCESSION)
-    make_client(_endpoint(orthanc)).store_instances(study)
+    make_client(endpoint(orthanc)).store_instances(study)
     return orthanc, run
 
 
@@ -251,8 +235,8 @@ def review(
 ) -> Iterator[PacsReview]:
     mp = pytest.MonkeyPatch()
     mp.setenv(paths.DATA_ENV, str(tmp_path_factory.mktemp("pacs-hooks")))
-    (row,) = query(_endpoint(split[0]), accession=ACCESSION)
-    found = review_study(_endpoint(split[0]), row.study_uid, tiny_bundle)
+    (row,) = query(endpoint(split[0]), accession=ACCESSION)
+    found = review_study(endpoint(split[0]), row.study_uid, tiny_bundle)
     yield found
     found.close()
     mp.undo()
@@ -323,7 +307,7 @@ def test_our_earlier_results_are_listed_and_never_downloaded(
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(DICOMwebClient, "retrieve_instance", counting)
-    again = review_study(_endpoint(split[0]), review.study_uid, tiny_bundle)
+    again = review_study(endpoint(split[0]), review.study_uid, tiny_bundle)
     try:
         assert len(fetched) == 12 and not set(fetched) & set(sent)  # the study's images only
         assert sorted(again.files.files) == sorted(review.files.files)

@@ -15,11 +15,11 @@ from pacs_fixtures import (
     OrthancServer,
     chest_study,
     dsa_study,
+    endpoint,
     orthanc,  # noqa: F401  (the fixture)
 )
 
 from core.pacs.client import make_client
-from core.pacs.config import Endpoint
 
 #: The environment variables the written configuration names for the credentials.
 CREDENTIAL_ENV = {"LAB_USER": USER, "LAB_PASSWORD": PASSWORD}
@@ -32,7 +32,7 @@ def server(
     tiny_chest_cohort: Path,
 ) -> OrthancServer:
     """Orthanc holding an eight-run DSA study and a chest DX film."""
-    ep = Endpoint("lab", orthanc.url, "basic", credentials={"username": USER, "password": PASSWORD})
+    ep = endpoint(orthanc, "lab")
     client = make_client(ep)
     client.store_instances(dsa_study(sample_cases[0]))
     client.store_instances(chest_study(min(tiny_chest_cohort.rglob("*.dicom"))))
