@@ -94,6 +94,9 @@ def test_pick_map_open_and_send(
             page.get_by_text("Correct the mapping").click()
             page.get_by_role("combobox", name="series 1 image 1").click()
             page.keyboard.type("leave")  # the list is filtered as one types
+            # Click only once the filtered list has settled to the one choice: on a slow
+            # machine a click into the still-unfiltered list can pick another view.
+            expect(page.get_by_role("option")).to_have_count(1, timeout=WAIT_MS)
             page.get_by_role("option", name="leave out").click()
             page.get_by_role("button", name="Apply the corrections").click()
             page.get_by_text("7 of 8 views; missing: LI-A.").wait_for(timeout=WAIT_MS)
