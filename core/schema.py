@@ -245,6 +245,7 @@ def regenerate_locations(
     per_view: Mapping[str, Mapping[str, float]],
     groups: CirculationGroups = ORIGINAL_GROUPS,
     combine: str = "max",
+    view_scores: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
     """Give L/R back from per-view base scores and combine A/B views into 21 columns.
 
@@ -252,15 +253,30 @@ def regenerate_locations(
     circulation. A location takes the scores of :func:`feeding_views`; ``combine`` is
     ``max`` (the original rule) or ``mean``. A location with no view present scores 0.0,
     so a partial case still gives all 21 columns.
+
+    ``joint_max``/``joint_mean`` first multiply each view's base scores by that view's
+    stage-1 probability (``view_scores``): "an aneurysm is in this view" times "it sits
+    at this location". A location network trained on crops that hold an aneurysm says
+    *where* well but *whether* poorly, so alone it ranks a patient with no aneurysm at
+    all by its anatomy; the product lets stage 1's presence evidence rank patients.
     """
-    reducer = {"max": np.max, "mean": np.mean}.get(combine)
+    joint = combine.startswith("joint_")
+    reducer = {"max": np.max, "mean": np.mean}.get(combine.removeprefix("joint_"))
     if reducer is None:
-        raise SchemaError(f"unknown A/B combine rule {combine!r}; use 'max' or 'mean'")
+        raise SchemaError(
+            f"unknown A/B combine rule {combine!r}; use 'max', 'mean', 'joint_max' or 'joint_mean'"
+        )
+    if joint and view_scores is None:
+        raise SchemaError(f"the {combine!r} rule needs each view's stage-1 probability")
     result: dict[str, float] = {}
     for col in LOCATIONS:
         base = split_location(col)[1]
         views = [v for v in feeding_views(col, groups, per_view) if base in per_view[v]]
-        result[col] = float(reducer([float(per_view[v][base]) for v in views])) if views else 0.0
+        scores = [float(per_view[v][base]) for v in views]
+        if joint:
+            assert view_scores is not None
+            scores = [p * float(view_scores.get(v, 0.0)) for v, p in zip(views, scores)]
+        result[col] = float(reducer(scores)) if views else 0.0
     return result
 
 
@@ -283,4 +299,3 @@ def tables_to_train(
         locs = {k: int(v) for k, v in regenerate_locations(per_view, groups).items()}
         rows.append({"Index": idx, "Aneurysm": int(any(locs.values()))} | locs)
     return pd.DataFrame(rows, columns=list(TRAIN_COLUMNS))
-

@@ -55,6 +55,20 @@ def test_sides_come_back_from_views_and_ab_combine_by_max() -> None:
     assert mean_locs["L_ICA"].score == pytest.approx(0.55)
 
 
+def test_joint_rule_lets_stage1_rank_locations_and_says_so() -> None:
+    from core.models.gating import gate_and_decide
+
+    views = _views(LI_A={"MCA": 0.9}, LI_B={"MCA": 0.6})
+    scores = dict.fromkeys(views, 0.9) | {"LI-A": 0.2, "LI-B": 0.95}
+    _, plain = gate_and_decide(scores, views, THR, ORIGINAL_GROUPS)
+    g, joint = gate_and_decide(scores, views, THR, ORIGINAL_GROUPS, "joint_max")
+    assert plain["L_MCA"].score == pytest.approx(0.9)
+    assert joint["L_MCA"].score == pytest.approx(0.57)  # 0.6 x 0.95 beats 0.9 x 0.2
+    assert g.positive and joint["L_MCA"].decision == 1
+    assert "max of stage 1 x stage 2 of LI-A, LI-B" in joint["L_MCA"].reason
+    assert joint["L_ICA"].score == pytest.approx(0.1 * 0.95)
+
+
 def test_partial_case_without_posterior_views() -> None:
     views = {v: p for v, p in _views(LI_A={"ACA": 0.9}).items() if "I" in v}
     g = gate(dict.fromkeys(views, 0.8), THR.stage1)

@@ -82,6 +82,23 @@ def test_regenerate_combines_a_b_by_max_and_ba_from_both_sides() -> None:
         regenerate_locations(per_view, combine="median")
 
 
+def test_joint_rule_weighs_each_view_by_its_stage1_probability_before_combining() -> None:
+    per_view = {
+        "LI-A": {b: 0.9 for b in ORIGINAL_GROUPS.anterior},  # confident where, no sac seen
+        "LI-B": {b: 0.5 for b in ORIGINAL_GROUPS.anterior},
+        "RV-A": {b: 0.4 for b in ORIGINAL_GROUPS.posterior},
+    }
+    scores = {"LI-A": 0.1, "LI-B": 0.8, "RV-A": 0.5}
+    out = regenerate_locations(per_view, combine="joint_max", view_scores=scores)
+    assert out["L_MCA"] == pytest.approx(0.4)  # max(0.9 * 0.1, 0.5 * 0.8), not 0.9
+    assert out["R_VA"] == pytest.approx(0.2) and out["BA"] == pytest.approx(0.2)
+    assert out["R_MCA"] == 0.0  # no view: still 0
+    mean = regenerate_locations(per_view, combine="joint_mean", view_scores=scores)
+    assert mean["L_MCA"] == pytest.approx((0.09 + 0.4) / 2)
+    with pytest.raises(SchemaError, match="stage-1 probability"):
+        regenerate_locations(per_view, combine="joint_max")
+
+
 def test_names_parse_and_reject() -> None:
     info = view_info("RV-B")
     assert (info.side, info.circulation, info.projection) == ("R", "posterior", "B")

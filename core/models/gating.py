@@ -11,7 +11,8 @@ what-if re-decides a stored result without running any model. Every path that de
 * Stage-1 decision: patient score >= stage-1 threshold.
 * Locations: per-view stage-2 probabilities get their side back from the view, the views
   that feed a location (:func:`core.schema.feeding_views`) are combined by the bundle's
-  rule (max in the original) (:func:`core.schema.regenerate_locations`). Below the stage-1
+  rule (max in the original; ``joint_max`` first weighs each view by its stage-1
+  probability) (:func:`core.schema.regenerate_locations`). Below the stage-1
   threshold every location decision is 0, but the probabilities are still reported.
 """
 
@@ -95,9 +96,16 @@ def decide_locations(
     thresholds: Thresholds,
     groups: CirculationGroups,
     combine: str = "max",
+    view_scores: Mapping[str, float] | None = None,
 ) -> dict[str, Finding]:
-    """The 21 location findings from per-view stage-2 probabilities ``{view: {base: p}}``."""
-    combined = regenerate_locations(view_probs, groups, combine)
+    """The 21 location findings from per-view stage-2 probabilities ``{view: {base: p}}``
+    (and, for a ``joint_*`` rule, the per-view stage-1 probabilities)."""
+    combined = regenerate_locations(view_probs, groups, combine, view_scores)
+    how = (
+        f"{combine.removeprefix('joint_')} of stage 1 x stage 2"
+        if combine.startswith("joint_")
+        else combine
+    )
     out: dict[str, Finding] = {}
     for col in LOCATIONS:
         used = feeding_views(col, groups, view_probs)
@@ -108,7 +116,7 @@ def decide_locations(
             decision, reason = 0, "stage 1 negative: all locations 0"
         else:
             decision = meets_threshold(p, t)
-            reason = f"{combine} of {', '.join(used)}: {p:.3f} {'>=' if decision else '<'} {t:.3f}"
+            reason = f"{how} of {', '.join(used)}: {p:.3f} {'>=' if decision else '<'} {t:.3f}"
         out[col] = Finding(col, p, t, decision, reason, None, used)
     return out
 
@@ -124,4 +132,4 @@ def gate_and_decide(
     if thresholds.stage1 is None:
         raise ValueError("the aneurysm study needs a stage-1 threshold")
     g = gate(view_scores, thresholds.stage1)
-    return g, decide_locations(view_probs, g, thresholds, groups, combine)
+    return g, decide_locations(view_probs, g, thresholds, groups, combine, view_scores)

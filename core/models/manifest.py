@@ -58,8 +58,9 @@ FORMAT_VERSION = 2
 #: The manifest's file name inside a bundle directory.
 MANIFEST = "bundle.json"
 _V1 = ("aneurysm-review-bundle", 1)
-#: How the A and B views of one side are combined into one location score.
-COMBINE_RULES = ("max", "mean")
+#: How the A and B views of one side are combined into one location score
+#: (:func:`core.schema.regenerate_locations`; ``joint_*`` weighs each view by stage 1).
+COMBINE_RULES = ("max", "mean", "joint_max", "joint_mean")
 _PICKLE_SUFFIXES = {".pt", ".pth", ".bin", ".pkl", ".pickle", ".ckpt", ".tar"}
 _FIELDS = {
     "format", "format_version", "name", "created", "study", "models", "thresholds",

@@ -80,19 +80,19 @@ def finish_bundle(
 ) -> Path:
     """Calibrate, validate and write the bundle; returns its directory."""
     groups, truth = opts.groups, data.train.set_index("Index")
-    bf16 = profile.cpu_bf16
+    bf16, combine = profile.cpu_bf16, profile.combine
     thresholds = fit_thresholds(
-        predict_patients(models, specs, data, split.train, groups, device, cpu_bf16=bf16),
+        predict_patients(models, specs, data, split.train, groups, device, combine, bf16),
         truth,
         opts,
     )
     validation, sets, comparison = None, {}, None
     if split.val:
-        va = predict_patients(models, specs, data, split.val, groups, device, cpu_bf16=bf16)
+        va = predict_patients(models, specs, data, split.val, groups, device, combine, bf16)
         sets, comparison = validation_sets(va, truth, thresholds)
         validation = evaluate_tables(
             data.train[data.train["Index"].isin(split.val)],
-            submission_table(va, thresholds, groups),
+            submission_table(va, thresholds, groups, combine),
             va.locations,
             thresholds=[thresholds.stage1],
             n_boot=opts.n_boot,
@@ -124,6 +124,7 @@ def finish_bundle(
         specs,
         thresholds,
         schema=schema_for(groups),
+        combine=combine,
         training_data=fingerprint,
         metrics=metrics,
         notes=note,

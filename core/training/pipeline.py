@@ -77,7 +77,9 @@ def predict_patients(
     scores = pd.DataFrame(
         {"Index": order, "Aneurysm": [patient_score(view_scores[i]) for i in order]}
     )
-    locs = pd.DataFrame([regenerate_locations(view_probs[i], groups, combine) for i in order])
+    locs = pd.DataFrame(
+        [regenerate_locations(view_probs[i], groups, combine, view_scores[i]) for i in order]
+    )
     locs.insert(0, "Index", order)
     return PatientPredictions(view_scores, view_probs, scores, locs[["Index", *LOCATIONS]])
 
@@ -111,7 +113,8 @@ def patient_score_fn(
     gate's patient score, a location model by the macro AUROC of its circulation's
     regenerated location columns (those defined in the split). ``table`` holds the
     ``Index``/``View`` of the validation rows in dataset order; ``truth`` is ``train.csv``
-    indexed by ``Index``."""
+    indexed by ``Index``. A location network is scored on its own probabilities (a
+    ``joint_*`` rule's stage-1 weighting left out): this picks the network's best epoch."""
     keys = list(zip(table["Index"].astype(int), table["View"]))
     order = sorted({i for i, _ in keys})
     if role == "stage1":
@@ -131,7 +134,8 @@ def patient_score_fn(
         views: dict[int, dict[str, dict[str, float]]] = {i: {} for i in order}
         for (i, v), row in zip(keys, probs):
             views[i][v] = dict(zip(bases, map(float, row)))
-        combined = pd.DataFrame([regenerate_locations(views[i], groups, combine) for i in order])
+        own = combine.removeprefix("joint_")
+        combined = pd.DataFrame([regenerate_locations(views[i], groups, own) for i in order])
         y = truth.loc[order, cols].to_numpy()
         return macro_auroc([auroc(y[:, j], combined[c]) for j, c in enumerate(cols)])[0]
 
