@@ -9,6 +9,8 @@ import torch
 from core.models.registry import get_spec
 from core.sacs import Sac
 from core.training.localised import cell_grid, plan_role
+from core.models.heads import CellMaxLinear
+from core.training.hard_negatives import mine
 from core.training.patches import PatchDataset, Target, model_targets
 from core.training.profiles import get_profile
 
@@ -110,3 +112,61 @@ def test_plan_and_grid() -> None:
         model = build_model(spec, seed=0)
         assert cell_grid(model, spec, 64) == 2  # stride 32 for both families
         assert model.training  # left as found
+
+
+class _BlockMeans(torch.nn.Module):
+    """A stand-in stage 1 whose cell logits are the mean of each 16-px block of the input,
+    so a test knows where its false alarms are."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool = torch.nn.AvgPool2d(16)
+        self.fc = CellMaxLinear(1, 1)
+        with torch.no_grad():
+            self.fc.weight.fill_(1.0)
+            self.fc.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.pool(x))
+
+
+def _bright(images: np.ndarray, row: int, x: int, y: int) -> None:
+    images[row, y - 6 : y + 6, x - 6 : x + 6] = 255
+
+
+def test_mining_finds_each_views_worst_false_alarm_clear_of_its_sacs() -> None:
+    images = np.zeros((4, S, S), np.uint8)
+    targets = [(Target(40.0, 24.0, 3.0, 0),), (), (), ()]
+    _bright(images, 0, 40, 24)  # the sac itself: brightest, never a false alarm
+    images[0, 48:64, 0:16] = 120  # view 0's worst place clear of the sac
+    _bright(images, 1, 8, 56)  # view 1: a bright stump far from anything
+    images[2, 0:16, 48:64] = 40  # view 2: a faint one
+    ds = PatchDataset(images, np.zeros((4, 1)), targets, get_spec("stage1_resnet18_tiny").input,
+                      patch=P, grid=GRID)  # fmt: skip
+    model = _BlockMeans().train()
+    hard = mine(model, ds, torch.device("cpu"), keep=0.5, cpu_bf16=False)
+    assert model.training  # left as found
+    assert hard == [(1, 8.0, 56.0), (0, 8.0, 56.0)]  # the two worst views, worst first
+    assert [r for r, *_ in mine(model, ds, torch.device("cpu"), keep=1.0, cpu_bf16=False)][
+        :3
+    ] == [1, 0, 2]
+
+
+def test_hard_negative_crops_centre_on_the_false_alarm_and_never_hold_a_sac() -> None:
+    images = np.zeros((2, S, S), np.uint8)
+    targets = [(Target(40.0, 24.0, 3.0, 0),), ()]
+    images[1, 52, 12] = 255  # a dot at the mined place of view 1
+    ds = PatchDataset(images, np.zeros((2, 1)), targets, get_spec("stage1_resnet18_tiny").input,
+                      patch=P, grid=GRID)  # fmt: skip
+    ds.hard, ds.hard_fraction = [(1, 12.0, 52.0), (0, 44.0, 28.0)], 1.0  # view 0's touches the sac
+    torch.manual_seed(3)
+    rows = []
+    for _ in range(40):
+        x, (y, cells, _) = ds[1 + int(torch.randint(2, (1,)))]  # negative units only
+        assert y.sum() == 0 and cells.sum() == 0
+        rows.append(float(x.max()) > float(x.min()))  # the dot is in the crop
+    assert 0 < sum(rows) < 40  # the usable place is used; the one over a sac falls back
+    ds.hard_fraction = 0.0
+    torch.manual_seed(3)
+    plain = [float(ds[2][0].max()) > float(ds[2][0].min()) for _ in range(40)]
+    assert sum(plain) < sum(rows)  # random crops of view 1 find the dot less often

@@ -195,11 +195,13 @@ def fit(
     desc: str = "train",
     train_context: TrainContext = nullcontext,
     cpu_bf16: bool = True,
+    before_epoch: Callable[[nn.Module, int], None] | None = None,
 ) -> FitResult:
     """Train ``model`` for ``cfg.epochs`` and return it at its best validation epoch.
 
     Without a validation set (or when ``score_fn`` is undefined on it) the best epoch is
-    the one with the lowest validation loss, or the last one.
+    the one with the lowest validation loss, or the last one. ``before_epoch(model, epoch)``
+    runs before each epoch, also on a resumed run (hard-negative mining uses it).
     """
     run = _build(
         model, train_set, cfg, loss_fn, info, seed, sample_weights, num_workers,
@@ -231,6 +233,8 @@ def fit(
                     done = (epoch * steps + step + 1) / (cfg.epochs * steps)
                     progress(done, f"{desc}: epoch {epoch + 1}/{cfg.epochs}")
 
+            if before_epoch is not None:
+                before_epoch(run.model, epoch)
             row = {"epoch": epoch, "train_loss": _train_epoch(run, bar, on_step)}
             row |= validate(run.model, val_set, run.loss_fn, score_fn, run.device, cpu_bf16)
             state.history.append(row)

@@ -10,9 +10,10 @@ cell (:mod:`core.models.heads`), exactly what the crops taught each cell.
 
 Half the crops are centred (with jitter) on an aneurysm, drawn with weights that favour
 rare locations (inverse square root of their frequency); the other half are drawn from
-every view, placed away from any aneurysm. Views whose labels name a location that the
-generator did not draw in *that* view (label noise inherited from patient-level labels,
-e.g. an ACOM aneurysm on a lateral view) have that location masked out of the loss.
+every view, placed away from any aneurysm (optionally a share of them on the network's
+own false alarms: :mod:`core.training.hard_negatives`). Views whose labels name a location
+that the generator did not draw in *that* view (label noise inherited from patient-level
+labels, e.g. an ACOM aneurysm on a lateral view) have that location masked out of the loss.
 """
 
 from __future__ import annotations
@@ -108,6 +109,11 @@ class PatchDataset(Dataset):
         self.labels = np.asarray(labels, dtype=np.float32).reshape(len(images), -1)
         self.patch, self.grid, self.flips, self.augment = patch, grid, flips, augment
         self.positives = [(r, t) for r, ts in enumerate(self.targets) for t in ts if t.k >= 0]
+        #: ``(row, x, y)`` places of the network's own false alarms
+        #: (:func:`core.training.hard_negatives.mine`) and the share of negative crops
+        #: centred on one of them; empty until mined.
+        self.hard: list[tuple[int, float, float]] = []
+        self.hard_fraction = 0.0
         centres = (np.arange(grid) + 0.5) * patch / grid
         self._cx, self._cy = np.meshgrid(centres, centres)
 
@@ -133,15 +139,26 @@ class PatchDataset(Dataset):
             m = max(2, p // 12)
             ox, oy = (int(np.clip(c - rng.uniform(m, p - m), 0, side - p)) for c in (t.x, t.y))
             return row, ox, oy
+        if self.hard and rng.random() < self.hard_fraction:
+            row, hx, hy = self.hard[int(rng.integers(len(self.hard)))]
+            m = max(2, p // 12)
+            ox, oy = (int(np.clip(c - rng.uniform(m, p - m), 0, side - p)) for c in (hx, hy))
+            if not self._holds_sac(row, ox, oy):
+                return row, ox, oy
         row = i - len(self.positives)
         for _ in range(_NEGATIVE_TRIES):
             ox, oy = (int(v) for v in rng.integers(0, side - p + 1, size=2))
-            if not any(
-                ox - t.r < t.x < ox + p + t.r and oy - t.r < t.y < oy + p + t.r
-                for t in self.targets[row]
-            ):
+            if not self._holds_sac(row, ox, oy):
                 break
         return row, ox, oy
+
+    def _holds_sac(self, row: int, ox: int, oy: int) -> bool:
+        """Whether the crop at ``(ox, oy)`` of view ``row`` touches any of its sacs."""
+        p = self.patch
+        return any(
+            ox - t.r < t.x < ox + p + t.r and oy - t.r < t.y < oy + p + t.r
+            for t in self.targets[row]
+        )
 
     def _labels(self, row: int, moved: list[Target]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         k_out = self.labels.shape[1]

@@ -30,10 +30,12 @@ from core.training.distributed import (
     shutdown_distributed,
 )
 from core.training.finish import finish_bundle
+from core.training.hard_negatives import mine
 from core.training.localised import cell_grid, crop_mode, frozen_eval, localised_loss, plan_role
 from core.training.loop import Progress, fit
 from core.training.losses import AsymmetricLoss, stage1_loss
 from core.training.options import TrainOptions
+from core.training.patches import PatchDataset
 from core.training.pipeline import patient_score_fn
 from core.training.platt import platt_scale
 from core.training.profiles import Profile
@@ -105,6 +107,17 @@ def _stem_from_stage1(model: nn.Module, spec: ModelSpec, stage1: nn.Module) -> l
     return frozen
 
 
+def _mine_hard(
+    train_set: PatchDataset, share: float, run: _Run, model: nn.Module, epoch: int
+) -> None:
+    """Before every epoch after the first: centre ``share`` of the negative crops on the
+    network's current false alarms."""
+    if epoch == 0:
+        return
+    train_set.hard = mine(model, train_set, run.info.device, cpu_bf16=run.profile.cpu_bf16)
+    train_set.hard_fraction = share
+
+
 def _train_role(
     run: _Run, role: Role, spec: ModelSpec, stage1: nn.Module | None
 ) -> tuple[nn.Module, dict[str, object]]:
@@ -119,6 +132,7 @@ def _train_role(
         frozen = _stem_from_stage1(model, spec, stage1)
         init_note = "stem conv1..layer2 copied from the trained stage 1, frozen"
     plan = plan_role(cfg, spec, data.sacs is not None)
+    before_epoch = None
     log.info("%s: %s", role, plan.reason)
     val_set = data.dataset(spec, split.val) if split.val else None
     if plan.localised:
@@ -131,6 +145,8 @@ def _train_role(
         weights = train_set.sample_weights()
         loss: nn.Module = localised_loss(spec, cfg.dense_weight)
         context = partial(crop_mode, model, spec, cfg.patch, frozen)
+        if cfg.hard_negatives:
+            before_epoch = partial(_mine_hard, train_set, cfg.hard_negatives, run)
     else:
         train_set = data.dataset(spec, split.train, run.profile.augment)
         labels = train_set.labels.numpy()
@@ -160,6 +176,7 @@ def _train_role(
         desc=role,
         train_context=context,
         cpu_bf16=run.profile.cpu_bf16,
+        before_epoch=before_epoch,
     )
     summary = {
         "rows_train": len(train_set),
@@ -170,6 +187,8 @@ def _train_role(
         "init": init_note,
         "training": plan.reason,
     }
+    if isinstance(train_set, PatchDataset) and cfg.hard_negatives:
+        summary["hard_negatives"] = {"share": cfg.hard_negatives, "places": len(train_set.hard)}
     model = result.model.eval()
     if role == "stage1" and run.profile.platt:
         head = classifier_head(model)
