@@ -16,7 +16,9 @@ import numpy as np
 import pytest
 import torch
 
+from core.intake.folder import read_kium_folder
 from core.models.bundle import load_bundle
+from core.models.inference import run_case
 from core.models.registry import get_spec
 from core.schema import VIEWS, groups_of, training_tables
 from core.synth.cohort import generate_cohort
@@ -76,6 +78,19 @@ def test_train_tiny_bundle_then_predict_and_evaluate(cohort: Path, tmp_path: Pat
     assert all(training[r]["training"].startswith("localised") for r in training)  # truth.json
     assert training["anterior"]["init"].startswith("stem conv1..layer2 copied from")
     assert "applied" in training["stage1"]["platt"]
+    assert len(training["stage1"]["history"]) == 2
+    assert training["stage1"]["hard_negatives"]["places"] > 0  # mined before epoch 2
+    assert manifest["combine"] == bundle.combine == "joint_max"  # the profile's rule, kept
+    case = read_kium_folder(cohort).load_case(read_kium_folder(cohort).indices[0])
+    result = run_case(bundle, case, cam=False)
+    for col in ("L_MCA", "BA"):
+        base = col.split("_")[-1]
+        joint = [
+            r.stage1_probability * r.stage2_probabilities[base]
+            for v, r in result.views.items()
+            if v in result.locations[col].sources
+        ]
+        assert result.locations[col].score == pytest.approx(max(joint))
     assert (
         not (out / "stage1.pt").exists()
         and (tmp_path / "bundle.checkpoints" / "stage1.pt").is_file()
