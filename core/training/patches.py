@@ -136,13 +136,10 @@ class PatchDataset(Dataset):
         side, p = self.images.shape[1], self.patch
         if i < len(self.positives):
             row, t = self.positives[i]
-            m = max(2, p // 12)
-            ox, oy = (int(np.clip(c - rng.uniform(m, p - m), 0, side - p)) for c in (t.x, t.y))
-            return row, ox, oy
+            return (row, *self._around(t.x, t.y, rng))
         if self.hard and rng.random() < self.hard_fraction:
             row, hx, hy = self.hard[int(rng.integers(len(self.hard)))]
-            m = max(2, p // 12)
-            ox, oy = (int(np.clip(c - rng.uniform(m, p - m), 0, side - p)) for c in (hx, hy))
+            ox, oy = self._around(hx, hy, rng)
             if not self._holds_sac(row, ox, oy):
                 return row, ox, oy
         row = i - len(self.positives)
@@ -151,6 +148,13 @@ class PatchDataset(Dataset):
             if not self._holds_sac(row, ox, oy):
                 break
         return row, ox, oy
+
+    def _around(self, x: float, y: float, rng: np.random.Generator) -> tuple[int, int]:
+        """A crop's corner that holds ``(x, y)`` at a random place, clear of the edges."""
+        side, p = self.images.shape[1], self.patch
+        m = max(2, p // 12)
+        ox, oy = (int(np.clip(c - rng.uniform(m, p - m), 0, side - p)) for c in (x, y))
+        return ox, oy
 
     def _holds_sac(self, row: int, ox: int, oy: int) -> bool:
         """Whether the crop at ``(ox, oy)`` of view ``row`` touches any of its sacs."""
