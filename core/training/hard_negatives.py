@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.device import autocast
 from core.models.heads import emit_cell_maps
-from core.preprocess.transforms import to_model_tensor
+from core.training.datasets import ArrayDataset
+from core.training.evaluate import predict_logits
 from core.training.patches import PatchDataset
 
 __all__ = ["mine"]
@@ -31,7 +31,6 @@ __all__ = ["mine"]
 log = logging.getLogger(__name__)
 
 
-@torch.no_grad()
 def mine(
     model: nn.Module,
     data: PatchDataset,
@@ -48,38 +47,24 @@ def mine(
     cell from every sac of the view (the crop around it may still clip one; the dataset
     checks that before using it).
     """
-    was_training = model.training
-    model.eval()
-    spec, side = data.spec, data.images.shape[1]
+    if not len(data.images):
+        return []
+    side = data.images.shape[1]
+    views = ArrayDataset(data.images, data.labels, data.spec)
+    with emit_cell_maps(model):  # (views, outputs, cells): the most suspicious output per cell
+        cells = predict_logits(model, views, device, batch, cpu_bf16).max(axis=1)
+    grid = math.isqrt(cells.shape[1])
+    size = side / grid
+    centres = (np.arange(grid) + 0.5) * size
+    cx, cy = (a.ravel() for a in np.meshgrid(centres, centres))
     found: list[tuple[float, int, float, float]] = []
-    try:
-        with emit_cell_maps(model):
-            for start in range(0, len(data.images), batch):
-                views = data.images[start : start + batch]
-                x = torch.from_numpy(
-                    np.stack(
-                        [
-                            to_model_tensor(v, side, spec.mean, spec.std, spec.in_chans)
-                            for v in views
-                        ]
-                    )
-                ).to(device, memory_format=torch.channels_last)
-                with autocast(device, cpu_bf16):
-                    cells = model(x).float().amax(dim=1).cpu().numpy()  # (B, cells)
-                grid = math.isqrt(cells.shape[1])
-                size = side / grid
-                centres = (np.arange(grid) + 0.5) * size
-                cx, cy = (a.ravel() for a in np.meshgrid(centres, centres))
-                for k, logits in enumerate(cells):
-                    row = start + k
-                    free = np.ones(len(logits), bool)
-                    for t in data.targets[row]:
-                        free &= (cx - t.x) ** 2 + (cy - t.y) ** 2 > (t.r + size) ** 2
-                    if free.any():
-                        best = int(np.argmax(np.where(free, logits, -np.inf)))
-                        found.append((float(logits[best]), row, float(cx[best]), float(cy[best])))
-    finally:
-        model.train(was_training)
+    for row, logits in enumerate(cells):
+        free = np.ones(len(logits), bool)
+        for t in data.targets[row]:
+            free &= (cx - t.x) ** 2 + (cy - t.y) ** 2 > (t.r + size) ** 2
+        if free.any():
+            best = int(np.argmax(np.where(free, logits, -np.inf)))
+            found.append((float(logits[best]), row, float(cx[best]), float(cy[best])))
     found.sort(reverse=True)
     chosen = found[: max(1, round(keep * len(found)))] if found else []
     if chosen:
